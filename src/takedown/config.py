@@ -1,0 +1,93 @@
+"""The one typed settings object. Nothing else in the package reads the environment.
+
+Every field is set by an environment variable with the ``TAKEDOWN_`` prefix, e.g.
+``TAKEDOWN_DATABASE_URL``. Settings are validated when the process starts, so a bad value
+stops it with a clear message instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from takedown.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of every Takedown process (API, worker, CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    # Empty means SQLite in data_dir, the embedded default that needs nothing installed.
+    database_url: str = ""
+    sql_echo: bool = False
+
+    # Intake.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    bulk_max_items: int = Field(default=10_000, ge=1)
+    report_text_max_chars: int = Field(default=10_000, ge=100)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    # Public reports per client address per window. The address lives only in memory.
+    public_rate_limit: int = Field(default=20, ge=1)
+    # Requests per API key per window.
+    api_rate_limit: int = Field(default=120_000, ge=1)
+
+    # Deadlines from the first report, per priority (ISO 8601 durations or seconds).
+    deadline_immediate_danger: timedelta = timedelta(hours=1)
+    deadline_police: timedelta = timedelta(hours=24)
+    deadline_trusted: timedelta = timedelta(hours=24)
+    deadline_public: timedelta = timedelta(hours=24)
+
+    # What the public report pages show.
+    hotline_name: str = "Takedown hotline"
+    support_url: str = "https://www.childhelplineinternational.org/"
+    emergency_number: str = "112"
+
+    # Staff sessions.
+    session_ttl: timedelta = timedelta(hours=12)
+    cookie_secure: bool = False
+
+    # Jobs.
+    job_lease_seconds: int = Field(default=300, ge=2)
+    job_max_attempts: int = Field(default=6, ge=1)
+    job_backoff_base_seconds: float = Field(default=15.0, ge=0)
+    job_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # Extra modules whose import registers job handlers (plugins, test fixtures).
+    job_modules: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.env == "production" and not self.database_url:
+            raise ValueError("TAKEDOWN_DATABASE_URL must be set in production")
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite (WAL) inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'takedown.sqlite3').resolve()}"
+
+    def deadline_for(self, priority: str) -> timedelta:
+        """The deadline of a priority name (see ``cases.models.Priority``)."""
+        try:
+            value: timedelta = getattr(self, f"deadline_{priority}")
+        except AttributeError as exc:  # pragma: no cover - priorities and fields move together
+            raise ConfigurationError(f"no deadline configured for priority {priority!r}") from exc
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning pydantic's error into ours."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

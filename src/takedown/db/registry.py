@@ -1,0 +1,19 @@
+"""Imports every model module so that ``Base.metadata`` knows the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "takedown.audit.models",
+    "takedown.auth.models",
+    "takedown.orgs.models",
+    "takedown.cases.models",
+    "takedown.intake.models",
+    "takedown.jobs.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

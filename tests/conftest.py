@@ -1,0 +1,94 @@
+"""Test fixtures shared by every domain.
+
+The schema is built once per run by the migrations, never by ``create_all``. Each test then
+runs inside a transaction that is rolled back at its end (``db``/``database``), except tests
+that need commits visible to other connections or processes (``committed``), which clean up
+after themselves.
+
+SQLite by default; PostgreSQL when ``TAKEDOWN_TEST_DATABASE_URL`` is set. On PostgreSQL each run
+gets its own schema, so concurrent runs on one server do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from takedown.config import Settings
+from takedown.db.base import Base
+from takedown.db.migrate import upgrade
+from takedown.db.registry import import_all_models
+from takedown.db.session import Database, create_db_engine
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TESTDATA = SHARED / "testdata"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for this run, as a URL other processes can use too."""
+    server_url = os.environ.get("TAKEDOWN_TEST_DATABASE_URL")
+    if not server_url:
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        yield f"sqlite:///{path}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(server_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    import_all_models()
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own data directory, the run's database."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def database(engine: Engine) -> Iterator[Database]:
+    """A Database whose every transaction is rolled back when the test ends."""
+    connection = engine.connect()
+    outer = connection.begin()
+    yield Database(engine, bind=connection)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Session]:
+    """One session inside the test's rolled-back transaction."""
+    with database.sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[Database]:
+    """A Database that really commits, for tests across connections or processes.
+
+    Every table is emptied afterwards so later tests start from an empty schema.
+    """
+    yield Database(engine)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
