@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.base import Base
 from takedown.db.migrate import upgrade
 from takedown.db.registry import import_all_models
 from takedown.db.session import Database, create_db_engine
+from takedown.web.app import create_app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TESTDATA = SHARED / "testdata"
@@ -92,3 +97,19 @@ def committed(engine: Engine) -> Iterator[Database]:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: FrozenClock) -> FastAPI:
+    return create_app(settings, database=database, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client

@@ -1,1 +1,98 @@
-"""Models of the cases domain."""
+"""Models of the cases domain: the case, its states and priorities, and its timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from takedown.db.base import Base, Timestamped, UUIDPrimaryKey, enum_column
+
+
+class CaseState(StrEnum):
+    """Where a case is in its walk from report to removal. Later work adds states."""
+
+    NEW = "new"
+    AWAITING_ASSESSMENT = "awaiting_assessment"
+    CONFIRMED = "confirmed"
+    NOT_ILLEGAL = "not_illegal"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Priority(StrEnum):
+    """How urgent a case is, from the most urgent report attached to it."""
+
+    IMMEDIATE_DANGER = "immediate_danger"
+    POLICE = "police"
+    TRUSTED = "trusted"
+    PUBLIC = "public"
+
+    @property
+    def rank(self) -> int:
+        """0 is the most urgent."""
+        return _PRIORITY_ORDER.index(self)
+
+    @property
+    def label(self) -> str:
+        return {
+            "immediate_danger": "Child may be in immediate danger",
+            "police": "Police",
+            "trusted": "Trusted flagger",
+            "public": "Public",
+        }[self.value]
+
+
+_PRIORITY_ORDER = list(Priority)
+
+
+class Case(UUIDPrimaryKey, Timestamped, Base):
+    """The unit of work: one canonical URL, with every report about it, its state and deadline.
+
+    The same URL reported 500 times is one case with 500 reports. ``url_sha256`` (of the
+    canonical URL) is the dedup key; ``url`` is the address as first reported, which is what
+    gets fetched, because canonicalization (unescaping) can change what a server returns.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_due_at", "state", "due_at"),)
+
+    url_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    canonical_url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    registered_domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    state: Mapped[CaseState] = mapped_column(enum_column(CaseState, "case_state"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
+    first_reported_at: Mapped[datetime]
+    last_reported_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    report_count: Mapped[int] = mapped_column(default=0)
+    closed_at: Mapped[datetime | None]
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.at", lazy="raise", passive_deletes=True
+    )
+
+
+class CaseEvent(UUIDPrimaryKey, Base):
+    """One entry of a case's timeline: something that happened to the case, by whom, when."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_id_at", "case_id", "at"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+
+    case: Mapped[Case] = relationship(back_populates="events", lazy="raise")

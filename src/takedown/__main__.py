@@ -1,0 +1,3 @@
+from takedown.cli.main import main
+
+main()

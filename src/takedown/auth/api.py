@@ -1,0 +1,75 @@
+"""Staff sign-in for the API and the console: a server-side session in an HttpOnly cookie."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from takedown.auth import service
+from takedown.auth.models import Role
+from takedown.errors import Unauthorized
+from takedown.web.deps import SESSION_COOKIE, Caller, State, Tx, client_address, json_body
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    user_id: uuid.UUID
+    username: str
+    role: Role
+    csrf_token: str = Field(description="Send as X-CSRF-Token with every state change.")
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    kind: str
+    label: str
+    permissions: list[str]
+
+
+@router.post("/login", response_model=SessionOut, dependencies=[Depends(json_body)])
+def login(body: LoginIn, request: Request, response: Response, session: Tx, state: State) -> SessionOut:
+    """Sign in with a username and password; sets the `takedown_session` cookie."""
+    # Guessing passwords is limited like public reports, per client address.
+    state.public_limiter.hit(f"login:{client_address(request)}")
+    now = state.clock.now()
+    user = service.authenticate(session, body.username, body.password, now=now)
+    token, row = service.start_session(session, user, state.settings, now=now)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(state.settings.session_ttl.total_seconds()),
+        httponly=True,
+        secure=state.settings.cookie_secure,
+        samesite="strict",
+        path="/",
+    )
+    return SessionOut(
+        user_id=user.id, username=user.username, role=user.role,
+        csrf_token=row.csrf_token, expires_at=row.expires_at,
+    )
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, response: Response, session: Tx, caller: Caller) -> None:
+    """End the current session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if caller.kind != "user" or not token:
+        raise Unauthorized("not signed in")
+    service.end_session(session, token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=MeOut)
+def me(caller: Caller) -> MeOut:
+    """Who the API thinks you are, and what you may do."""
+    return MeOut(kind=caller.kind, label=caller.label, permissions=sorted(caller.permissions))

@@ -1,0 +1,87 @@
+"""Cases over the JSON API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from takedown.auth.principal import Permission, Principal
+from takedown.cases import service, visibility
+from takedown.cases.models import Case, CaseState, Priority
+from takedown.cases.schemas import (
+    AssessmentIn,
+    CaseDetailOut,
+    CaseEventOut,
+    CaseListOut,
+    CaseOut,
+    CaseReportOut,
+    CloseIn,
+)
+from takedown.web.deps import State, Tx, json_body, require
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
+
+
+@router.get("", response_model=CaseListOut)
+def list_cases(
+    caller: Reader,
+    session: Tx,
+    state: CaseState | None = None,
+    priority: Priority | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CaseListOut:
+    """Cases, most urgent first. API keys see only the cases their organization reported."""
+    rows, total = service.list_cases(
+        session, caller, state=state, priority=priority, limit=limit, offset=offset
+    )
+    return CaseListOut(total=total, items=[CaseOut.model_validate(c) for c in rows])
+
+
+def _detail(session: Tx, case: Case, caller: Principal) -> CaseDetailOut:
+    return CaseDetailOut(
+        **CaseOut.model_validate(case).model_dump(),
+        reports=[
+            CaseReportOut.model_validate(r)
+            for r in visibility.visible_reports(session, case.id, caller)
+        ],
+        timeline=[CaseEventOut.model_validate(e) for e in service.timeline(session, case.id)],
+    )
+
+
+@router.get("/{case_id}", response_model=CaseDetailOut)
+def get_case(case_id: uuid.UUID, caller: Reader, session: Tx) -> CaseDetailOut:
+    """One case with its reports and its timeline."""
+    visibility.check_visible(session, case_id, caller)
+    return _detail(session, service.get_case(session, case_id), caller)
+
+
+@router.post("/{case_id}/assessment", response_model=CaseDetailOut, dependencies=[Depends(json_body)])
+def assess_case(
+    case_id: uuid.UUID,
+    body: AssessmentIn,
+    caller: Annotated[Principal, Depends(require(Permission.CASES_ASSESS))],
+    session: Tx,
+    state: State,
+) -> CaseDetailOut:
+    """Record the analyst's verdict on a case awaiting assessment."""
+    case = service.assess(
+        session, case_id, body.verdict, caller, now=state.clock.now(), note=body.note
+    )
+    return _detail(session, case, caller)
+
+
+@router.post("/{case_id}/close", response_model=CaseDetailOut, dependencies=[Depends(json_body)])
+def close_case(
+    case_id: uuid.UUID,
+    body: CloseIn,
+    caller: Annotated[Principal, Depends(require(Permission.CASES_SUPERVISE))],
+    session: Tx,
+    state: State,
+) -> CaseDetailOut:
+    """Close a case (supervisors)."""
+    case = service.close(session, case_id, caller, now=state.clock.now(), note=body.note)
+    return _detail(session, case, caller)

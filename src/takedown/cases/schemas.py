@@ -1,0 +1,78 @@
+"""Shapes of cases as the API shows them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from takedown.cases.models import CaseState, Priority
+from takedown.intake.models import ContentKind, ReporterSource, SiteKind
+
+
+class CaseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    canonical_url: str
+    host: str
+    registered_domain: str | None
+    state: CaseState
+    priority: Priority
+    first_reported_at: datetime
+    last_reported_at: datetime
+    due_at: datetime
+    report_count: int
+    closed_at: datetime | None
+
+
+class CaseReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    reference: str
+    received_at: datetime
+    submitted_url: str
+    source: ReporterSource
+    org_id: uuid.UUID | None
+    content_kind: ContentKind
+    site_kind: SiteKind
+    immediate_danger: bool
+    description: str | None
+    external_id: str | None
+
+
+class CaseEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+    data: dict[str, Any]
+
+
+class CaseDetailOut(CaseOut):
+    reports: list[CaseReportOut]
+    timeline: list[CaseEventOut]
+
+
+class CaseListOut(BaseModel):
+    total: int
+    items: list[CaseOut]
+
+
+class AssessmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["confirmed", "not_illegal"]
+    note: str | None = Field(default=None, max_length=5000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=5000)

@@ -1,0 +1,147 @@
+"""Use cases of the cases domain: timeline, transitions, assessment, listing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takedown.audit import service as audit
+from takedown.auth.principal import Principal
+from takedown.cases import visibility
+from takedown.cases.models import Case, CaseEvent, CaseState, Priority
+from takedown.cases.states import check_transition
+from takedown.errors import NotFound, ValidationFailed
+
+# Orders cases most urgent first in SQL without storing a derived rank column.
+PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
+
+
+def event(
+    case_id: uuid.UUID,
+    kind: str,
+    message: str,
+    *,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A timeline row as a plain dict, for bulk inserts and for ``add_event``."""
+    return {
+        "id": uuid.uuid4(),
+        "case_id": case_id,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "message": message,
+        "data": data or {},
+    }
+
+
+def add_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    message: str,
+    *,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    row = CaseEvent(**event(case.id, kind, message, actor=actor, at=at, data=data))
+    session.add(row)
+    return row
+
+
+def get_case(session: Session, case_id: uuid.UUID) -> Case:
+    found = session.get(Case, case_id)
+    if found is None:
+        raise NotFound(f"no case {case_id}")
+    return found
+
+
+def timeline(session: Session, case_id: uuid.UUID) -> Sequence[CaseEvent]:
+    return session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.kind)
+    ).all()
+
+
+def list_cases(
+    session: Session,
+    caller: Principal,
+    *,
+    state: CaseState | None = None,
+    priority: Priority | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Case], int]:
+    """Cases the caller may see, most urgent first (priority, then due time), and the total."""
+    query = visibility.restrict(select(Case), caller)
+    if state is not None:
+        query = query.where(Case.state == state)
+    if priority is not None:
+        query = query.where(Case.priority == priority)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(PRIORITY_RANK, Case.due_at, Case.id).limit(limit).offset(offset)
+    ).all()
+    return rows, total
+
+
+def transition(
+    session: Session,
+    case: Case,
+    target: CaseState,
+    actor: Principal,
+    *,
+    now: datetime,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move a case to ``target`` if the state machine allows it; timeline and audit follow."""
+    check_transition(case.state, target)
+    previous = case.state
+    case.state = target
+    case.closed_at = now if target == CaseState.CLOSED else None
+    details = {"from": previous.value, "to": target.value, **(data or {})}
+    add_event(
+        session, case, "state_changed", f"{previous.label} → {target.label}",
+        actor=actor.label, at=now, data=details | ({"note": note} if note else {}),
+    )
+    audit.record(
+        session, actor, "case.transition", "case", case.id, at=now, details=details, note=note
+    )
+
+
+VERDICTS = {"confirmed": CaseState.CONFIRMED, "not_illegal": CaseState.NOT_ILLEGAL}
+
+
+def assess(
+    session: Session,
+    case_id: uuid.UUID,
+    verdict: str,
+    actor: Principal,
+    *,
+    now: datetime,
+    note: str | None = None,
+) -> Case:
+    """Record a human verdict on a case awaiting assessment."""
+    target = VERDICTS.get(verdict)
+    if target is None:
+        raise ValidationFailed(f"verdict must be one of {sorted(VERDICTS)}")
+    case = get_case(session, case_id)
+    transition(session, case, target, actor, now=now, note=note, data={"verdict": verdict})
+    return case
+
+
+def close(
+    session: Session, case_id: uuid.UUID, actor: Principal, *, now: datetime, note: str | None
+) -> Case:
+    case = get_case(session, case_id)
+    transition(session, case, CaseState.CLOSED, actor, now=now, note=note)
+    return case

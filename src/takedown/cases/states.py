@@ -1,0 +1,27 @@
+"""The case state machine: which moves are allowed."""
+
+from __future__ import annotations
+
+from takedown.cases.models import CaseState as S
+from takedown.errors import InvalidTransition
+
+# Later work (capture, tracing, notices, monitoring) adds states between these.
+TRANSITIONS: dict[S, frozenset[S]] = {
+    S.NEW: frozenset({S.AWAITING_ASSESSMENT, S.CLOSED}),
+    S.AWAITING_ASSESSMENT: frozenset({S.CONFIRMED, S.NOT_ILLEGAL, S.CLOSED}),
+    S.CONFIRMED: frozenset({S.CLOSED}),
+    S.NOT_ILLEGAL: frozenset({S.CLOSED, S.AWAITING_ASSESSMENT}),
+    # A closed case is reopened for assessment when it is reported again (the content is back).
+    S.CLOSED: frozenset({S.AWAITING_ASSESSMENT}),
+}
+
+OPEN_FOR_ASSESSMENT = frozenset({S.NEW, S.AWAITING_ASSESSMENT})
+
+
+def check_transition(current: S, target: S) -> None:
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none"
+        raise InvalidTransition(
+            f"a case in state {current.value!r} cannot move to {target.value!r} "
+            f"(allowed: {allowed})"
+        )

@@ -1,0 +1,42 @@
+"""What a caller may see of cases: staff see everything, an organization only its own reports.
+
+A trusted flagger's key must not reveal what police or the public reported, so keys see only
+the cases their organization reported, and only their organization's reports within them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from takedown.auth.principal import Principal
+from takedown.cases.models import Case
+from takedown.errors import NotFound
+from takedown.intake.models import Report
+
+
+def restrict(query: Select[tuple[Case]], caller: Principal) -> Select[tuple[Case]]:
+    if caller.kind != "api_key":
+        return query
+    return query.where(
+        exists().where(Report.case_id == Case.id, Report.org_id == caller.org_id)
+    )
+
+
+def check_visible(session: Session, case_id: uuid.UUID, caller: Principal) -> None:
+    if caller.kind != "api_key":
+        return
+    query = restrict(select(Case), caller).where(Case.id == case_id)
+    if session.scalar(select(query.exists())) is not True:
+        # The same answer as for a case that does not exist: no probing for case ids.
+        raise NotFound(f"no case {case_id}")
+
+
+def visible_reports(session: Session, case_id: uuid.UUID, caller: Principal) -> Sequence[Report]:
+    query = select(Report).where(Report.case_id == case_id).order_by(Report.received_at, Report.id)
+    if caller.kind == "api_key":
+        query = query.where(Report.org_id == caller.org_id)
+    return session.scalars(query).all()

@@ -1,0 +1,1 @@
+"""Web plumbing shared by every domain: the app, dependencies, errors, limits, templates."""

@@ -1,0 +1,58 @@
+"""The application factory: settings in, a configured FastAPI app out."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from takedown import __version__
+from takedown.auth.api import router as auth_router
+from takedown.cases.api import router as cases_router
+from takedown.clock import Clock, SystemClock
+from takedown.config import Settings
+from takedown.db.session import Database
+from takedown.intake.api import router as intake_router
+from takedown.intake.views import router as intake_views
+from takedown.jobs.api import router as jobs_router
+from takedown.web import problems
+from takedown.web.deps import AppState
+from takedown.web.health import router as health_router
+from takedown.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from takedown.web.ratelimit import RateLimiter
+from takedown.web.templating import STATIC_DIR
+
+DESCRIPTION = """
+Takedown gets child sexual abuse material removed from the internet: reports from the
+public, trusted flaggers, police and partner hotlines become cases keyed by canonical URL.
+
+Authenticate with `Authorization: Bearer <API key>` (organizations) or a staff session
+cookie from `POST /api/v1/auth/login`. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(
+    settings: Settings, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
+    app = FastAPI(title="Takedown", version=__version__, description=DESCRIPTION)
+    window = settings.rate_limit_window_seconds
+    app.state.takedown = AppState(
+        settings=settings,
+        database=database or Database.from_settings(settings),
+        clock=clock or SystemClock(),
+        public_limiter=RateLimiter(settings.public_rate_limit, window),
+        key_limiter=RateLimiter(settings.api_rate_limit, window),
+    )
+    problems.install(app)
+    for router in (health_router, auth_router, intake_router, cases_router, jobs_router, intake_views):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/report", status_code=302)
+
+    # Added last, so outermost: the body limit applies before anything reads the body.
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    return app
