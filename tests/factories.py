@@ -18,7 +18,12 @@ ACTOR = cli_principal("tests")
 PASSWORD = "correct horse battery staple"
 
 
-def org(session: Session, name: str = "Flagger", kind: OrgKind = OrgKind.TRUSTED_FLAGGER, country: str = "NL") -> Organization:
+def org(
+    session: Session,
+    name: str = "Flagger",
+    kind: OrgKind = OrgKind.TRUSTED_FLAGGER,
+    country: str = "NL",
+) -> Organization:
     return orgs.add_org(session, ACTOR, name=name, kind=kind, country=country, now=NOW)
 
 

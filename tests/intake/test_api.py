@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
@@ -13,7 +14,8 @@ from takedown.cases.models import Case, CaseEvent, CaseState, Priority
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.intake.models import Report, ReporterSource
-from takedown.orgs.models import OrgKind
+from takedown.orgs import service as orgs
+from takedown.orgs.models import ApiKey, OrgKind
 from tests import factories
 from tests.factories import bearer
 
@@ -37,10 +39,11 @@ def test_public_report_opens_a_case_and_stores_nothing_about_the_reporter(
     assert body["reference"].startswith("R-")
     assert "set-cookie" not in response.headers
     with database.sessions() as session:
-        report = session.get_one(Report, body["report_id"])
-        case = session.get_one(Case, body["case_id"])
+        report = session.get_one(Report, UUID(body["report_id"]))
+        case = session.get_one(Case, UUID(body["case_id"]))
         assert report.source == ReporterSource.PUBLIC
-        assert report.org_id is None and report.api_key_id is None
+        assert report.org_id is None
+        assert report.api_key_id is None
         # Nothing the client sent about itself is anywhere in the row.
         values = [str(getattr(report, c.key)) for c in inspect(Report).columns]
         assert not any("203.0.113.9" in v or "Reporter-Browser" in v for v in values)
@@ -54,7 +57,7 @@ def test_same_url_reported_many_times_is_one_case(client: TestClient, database: 
     case_ids = {client.post("/api/v1/reports", json={"url": u}).json()["case_id"] for u in variants}
     assert len(case_ids) == 1
     with database.sessions() as session:
-        case = session.get_one(Case, case_ids.pop())
+        case = session.get_one(Case, UUID(case_ids.pop()))
         assert case.report_count == 3
         kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
         assert sorted(kinds) == ["created", "report_received", "report_received"]
@@ -64,10 +67,12 @@ def test_keyed_report_carries_its_organization_and_priority(
     client: TestClient, database: Database, settings: Settings
 ) -> None:
     key = factories.api_key(database, "Police unit", OrgKind.POLICE)
-    response = client.post("/api/v1/reports", json={"url": "http://example.org/p"}, headers=bearer(key))
+    response = client.post(
+        "/api/v1/reports", json={"url": "http://example.org/p"}, headers=bearer(key)
+    )
     assert response.status_code == 201
     with database.sessions() as session:
-        case = session.get_one(Case, response.json()["case_id"])
+        case = session.get_one(Case, UUID(response.json()["case_id"]))
         report = session.scalars(select(Report).where(Report.case_id == case.id)).one()
         assert report.source == ReporterSource.POLICE
         assert report.org_id is not None
@@ -82,9 +87,10 @@ def test_immediate_danger_is_most_urgent_with_a_one_hour_deadline(
     again = client.post(
         "/api/v1/reports", json={"url": "http://example.net/a", "immediate_danger": True}
     ).json()
-    assert again["case_id"] == first["case_id"] and again["case_created"] is False
+    assert again["case_id"] == first["case_id"]
+    assert again["case_created"] is False
     with database.sessions() as session:
-        case = session.get_one(Case, first["case_id"])
+        case = session.get_one(Case, UUID(first["case_id"]))
         assert case.priority == Priority.IMMEDIATE_DANGER
         assert case.due_at - case.first_reported_at == timedelta(hours=1)
         kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
@@ -111,7 +117,8 @@ def test_bulk_stores_good_items_and_reports_bad_ones_item_by_item(
     assert statuses == ["accepted", "rejected", "duplicate", "duplicate", "rejected", "rejected"]
     assert (body["accepted"], body["duplicate"], body["rejected"]) == (1, 2, 3)
     results = body["results"]
-    assert results[0]["external_id"] == "a" and results[1]["external_id"] == "b"
+    assert results[0]["external_id"] == "a"
+    assert results[1]["external_id"] == "b"
     assert "scheme" in results[1]["reason"]
     assert "colour" in results[4]["reason"]
     assert results[2]["case_id"] == existing["case_id"]
@@ -142,7 +149,11 @@ def test_bad_input_changes_nothing(client: TestClient, database: Database) -> No
         ({"json": {"url": "mailto:a@example.com"}}, 400, "scheme"),
         ({"json": {"url": "http://a.example/", "extra": 1}}, 422, "extra"),
         ({"json": {}}, 422, "url"),
-        ({"content": b"url=http://a.example/", "headers": {"Content-Type": "text/plain"}}, 415, "json"),
+        (
+            {"content": b"url=http://a.example/", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "json",
+        ),
         ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 422, ""),
     ]
     for kwargs, status, word in cases:
@@ -156,18 +167,18 @@ def test_bad_input_changes_nothing(client: TestClient, database: Database) -> No
 
 
 def test_invalid_and_revoked_keys_are_refused(client: TestClient, database: Database) -> None:
-    response = client.post("/api/v1/reports", json={"url": "http://a.example/"}, headers=bearer("td_nope"))
+    response = client.post(
+        "/api/v1/reports", json={"url": "http://a.example/"}, headers=bearer("td_nope")
+    )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     key = factories.api_key(database)
     with database.transaction() as session:
-        from takedown.orgs.models import ApiKey
-
         row = session.scalars(select(ApiKey)).one()
-        from takedown.orgs import service as orgs
-
         orgs.revoke_key(session, factories.ACTOR, row.id, now=factories.NOW)
-    response = client.post("/api/v1/reports", json={"url": "http://a.example/"}, headers=bearer(key))
+    response = client.post(
+        "/api/v1/reports", json={"url": "http://a.example/"}, headers=bearer(key)
+    )
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
     assert count(database, Report) == 0
@@ -176,14 +187,14 @@ def test_invalid_and_revoked_keys_are_refused(client: TestClient, database: Data
 def test_oversize_body_is_refused(client: TestClient, database: Database) -> None:
     limit = client.app.state.takedown.settings.max_body_bytes  # type: ignore[attr-defined]
     body = b'{"url": "http://a.example/", "description": "' + b"x" * limit + b'"}'
-    response = client.post("/api/v1/reports", content=body, headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/reports", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert count(database, Report) == 0
 
 
-def test_public_reports_are_rate_limited_per_client(
-    client: TestClient, settings: Settings
-) -> None:
+def test_public_reports_are_rate_limited_per_client(client: TestClient, settings: Settings) -> None:
     statuses = [
         client.post("/api/v1/reports", json={"url": f"http://r.example/{i}"}).status_code
         for i in range(settings.public_rate_limit + 1)
@@ -194,9 +205,11 @@ def test_public_reports_are_rate_limited_per_client(
 
 def test_report_text_is_stored_exactly_as_given(client: TestClient, database: Database) -> None:
     text = "<script>alert('x')</script> & ünïcode\n"
-    response = client.post("/api/v1/reports", json={"url": "http://t.example/", "description": text})
+    response = client.post(
+        "/api/v1/reports", json={"url": "http://t.example/", "description": text}
+    )
     with database.sessions() as session:
-        report = session.get_one(Report, response.json()["report_id"])
+        report = session.get_one(Report, UUID(response.json()["report_id"]))
         assert report.description == text
 
 

@@ -57,7 +57,7 @@ def record(
     details: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> AuditRecord:
-    """Append one record in the caller's transaction, so it commits with the action or not at all."""
+    """Append one record in the caller's transaction: it commits with the action or not at all."""
     entry = AuditRecord(
         at=at,
         actor_type=actor.kind,
@@ -99,7 +99,10 @@ def _records(session: Session, batch: int = 1000) -> Iterator[AuditRecord]:
     after = -1
     while True:
         rows = session.scalars(
-            select(AuditRecord).where(AuditRecord.seq > after).order_by(AuditRecord.seq).limit(batch)
+            select(AuditRecord)
+            .where(AuditRecord.seq > after)
+            .order_by(AuditRecord.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +38,9 @@ class MeOut(BaseModel):
 
 
 @router.post("/login", response_model=SessionOut, dependencies=[Depends(json_body)])
-def login(body: LoginIn, request: Request, response: Response, session: Tx, state: State) -> SessionOut:
+def login(
+    body: LoginIn, request: Request, response: Response, session: Tx, state: State
+) -> SessionOut:
     """Sign in with a username and password; sets the `takedown_session` cookie."""
     # Guessing passwords is limited like public reports, per client address.
     state.public_limiter.hit(f"login:{client_address(request)}")
@@ -54,8 +57,11 @@ def login(body: LoginIn, request: Request, response: Response, session: Tx, stat
         path="/",
     )
     return SessionOut(
-        user_id=user.id, username=user.username, role=user.role,
-        csrf_token=row.csrf_token, expires_at=row.expires_at,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        csrf_token=row.csrf_token,
+        expires_at=row.expires_at,
     )
 
 

@@ -8,8 +8,15 @@ from takedown.auth.principal import Permission as P
 ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
     Role.ADMIN: frozenset(P),
     Role.SUPERVISOR: frozenset(
-        {P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.CASES_SUPERVISE, P.JOBS_READ,
-         P.JOBS_MANAGE, P.AUDIT_READ}
+        {
+            P.REPORTS_WRITE,
+            P.CASES_READ,
+            P.CASES_ASSESS,
+            P.CASES_SUPERVISE,
+            P.JOBS_READ,
+            P.JOBS_MANAGE,
+            P.AUDIT_READ,
+        }
     ),
     Role.ANALYST: frozenset({P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS}),
     # Police see cases (for deconfliction) but do not assess them.

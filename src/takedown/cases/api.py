@@ -59,7 +59,9 @@ def get_case(case_id: uuid.UUID, caller: Reader, session: Tx) -> CaseDetailOut:
     return _detail(session, service.get_case(session, case_id), caller)
 
 
-@router.post("/{case_id}/assessment", response_model=CaseDetailOut, dependencies=[Depends(json_body)])
+@router.post(
+    "/{case_id}/assessment", response_model=CaseDetailOut, dependencies=[Depends(json_body)]
+)
 def assess_case(
     case_id: uuid.UUID,
     body: AssessmentIn,

@@ -110,8 +110,13 @@ def transition(
     case.closed_at = now if target == CaseState.CLOSED else None
     details = {"from": previous.value, "to": target.value, **(data or {})}
     add_event(
-        session, case, "state_changed", f"{previous.label} → {target.label}",
-        actor=actor.label, at=now, data=details | ({"note": note} if note else {}),
+        session,
+        case,
+        "state_changed",
+        f"{previous.label} → {target.label}",
+        actor=actor.label,
+        at=now,
+        data=details | ({"note": note} if note else {}),
     )
     audit.record(
         session, actor, "case.transition", "case", case.id, at=now, details=details, note=note

@@ -18,12 +18,10 @@ from takedown.errors import NotFound
 from takedown.intake.models import Report
 
 
-def restrict(query: Select[tuple[Case]], caller: Principal) -> Select[tuple[Case]]:
+def restrict(query: Select[Case], caller: Principal) -> Select[Case]:
     if caller.kind != "api_key":
         return query
-    return query.where(
-        exists().where(Report.case_id == Case.id, Report.org_id == caller.org_id)
-    )
+    return query.where(exists().where(Report.case_id == Case.id, Report.org_id == caller.org_id))
 
 
 def check_visible(session: Session, case_id: uuid.UUID, caller: Principal) -> None:

@@ -25,7 +25,10 @@ def users() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--display-name", default=None, help="Name shown in the console.")
 @click.option(
-    "--password", prompt=True, hide_input=True, confirmation_prompt=True,
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
     help="At least 12 characters. Asked for when not given.",
 )
 @friendly_errors
@@ -33,8 +36,13 @@ def create_user(username: str, role: str, display_name: str | None, password: st
     """Create a staff user with a role (admin, supervisor, analyst, police)."""
     with database().transaction() as session:
         user = auth.create_user(
-            session, cli_principal("users create"), username=username, password=password,
-            role=Role(role), display_name=display_name, now=CLOCK.now(),
+            session,
+            cli_principal("users create"),
+            username=username,
+            password=password,
+            role=Role(role),
+            display_name=display_name,
+            now=CLOCK.now(),
         )
         click.echo(f"created user {user.username} ({user.role.value}) {user.id}")
 
@@ -53,7 +61,11 @@ def add_org(name: str, kind: str, country: str) -> None:
     """Add an organization."""
     with database().transaction() as session:
         org = orgs.add_org(
-            session, cli_principal("orgs add"), name=name, kind=OrgKind(kind), country=country,
+            session,
+            cli_principal("orgs add"),
+            name=name,
+            kind=OrgKind(kind),
+            country=country,
             now=CLOCK.now(),
         )
         click.echo(f"added {org.name} ({org.kind.value}, {org.country}) {org.id}")
@@ -77,7 +89,10 @@ def keys() -> None:
 @click.option("--org", "org_name", required=True, help="Organization name.")
 @click.option("--label", default="", help="What the key is for.")
 @click.option(
-    "--scope", "scopes", multiple=True, type=click.Choice(sorted(KEY_SCOPES)),
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(sorted(s.value for s in KEY_SCOPES)),
     help="Repeat for several; default reports:write.",
 )
 @friendly_errors
@@ -86,11 +101,18 @@ def create_key(org_name: str, label: str, scopes: tuple[str, ...]) -> None:
     with database().transaction() as session:
         org = orgs.get_org_by_name(session, org_name)
         key, row = orgs.create_key(
-            session, cli_principal("keys create"), org, label=label,
-            scopes=scopes or None, now=CLOCK.now(),
+            session,
+            cli_principal("keys create"),
+            org,
+            label=label,
+            scopes=scopes or None,
+            now=CLOCK.now(),
         )
     click.echo(key)
-    click.echo(f"key id {row.id}, scopes {', '.join(row.scopes)}: store it now, it is not shown again", err=True)
+    click.echo(
+        f"key id {row.id}, scopes {', '.join(row.scopes)}: store it now, it is not shown again",
+        err=True,
+    )
 
 
 @keys.command("list")
@@ -102,7 +124,9 @@ def list_keys(org_name: str) -> None:
         org = orgs.get_org_by_name(session, org_name)
         for row in orgs.list_keys(session, org):
             status = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            click.echo(f"{row.id}  td_{row.prefix}_…  {status:<18} {','.join(row.scopes)}  {row.label}")
+            click.echo(
+                f"{row.id}  td_{row.prefix}_…  {status:<18} {','.join(row.scopes)}  {row.label}"
+            )
 
 
 @keys.command("revoke")

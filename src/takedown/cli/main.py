@@ -37,7 +37,11 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--proxy-headers/--no-proxy-headers", default=False, help="Trust X-Forwarded-For from 127.0.0.1.")
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=False,
+    help="Trust X-Forwarded-For from 127.0.0.1.",
+)
 def serve(host: str, port: int, proxy_headers: bool) -> None:
     """Serve the API and the web pages (run `takedown worker` beside it)."""
     app = create_app(settings(), database=database())
@@ -57,8 +61,13 @@ def _ensure_admin(db_: Database) -> None:
             return
         password = secrets.token_urlsafe(12)
         auth.create_user(
-            session, cli_principal("run"), username="admin", password=password,
-            role=Role.ADMIN, display_name="Administrator", now=CLOCK.now(),
+            session,
+            cli_principal("run"),
+            username="admin",
+            password=password,
+            role=Role.ADMIN,
+            display_name="Administrator",
+            now=CLOCK.now(),
         )
     click.secho(f"created user 'admin' with password {password} (shown once)", fg="yellow")
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
-
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, Uuid
 from sqlalchemy.engine import Dialect

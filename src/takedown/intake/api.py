@@ -31,7 +31,9 @@ def submit_report(
         raise Forbidden("this key may not submit reports (scope 'reports:write')")
     now = state.clock.now()
     result = service.submit_one(session, state.settings, caller, body, now=now)
-    assert result.report_id and result.reference and result.case_id
+    assert result.report_id
+    assert result.reference
+    assert result.case_id
     return ReportOut(
         report_id=result.report_id,
         reference=result.reference,

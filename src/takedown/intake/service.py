@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,10 @@ from takedown.urls import CanonicalURL, parse_url
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _CHUNK = 500  # bound on the number of bound parameters in one IN (...)
+# Core tables for set-based statements (the ORM's per-object work costs too much at 10,000).
+_CASES = cast(Table, Case.__table__)
+_REPORTS = cast(Table, Report.__table__)
+_EVENTS = cast(Table, CaseEvent.__table__)
 
 
 def new_reference() -> str:
@@ -94,7 +98,9 @@ def _validate(
         where = ".".join(str(p) for p in first["loc"]) or "item"
         external = raw.get("external_id") if isinstance(raw, dict) else None
         return ItemResult(
-            index, "rejected", reason=f"{where}: {first['msg']}",
+            index,
+            "rejected",
+            reason=f"{where}: {first['msg']}",
             external_id=external if isinstance(external, str) else None,
         )
     except InvalidURL as exc:
@@ -102,7 +108,7 @@ def _validate(
     return _Accepted(index, report, url, priority_of(source, report.immediate_danger))
 
 
-def _insert(session: Session, table: Any) -> Insert:
+def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -157,7 +163,7 @@ def _open_cases(
     rows = [_new_case_row(groups[k], settings, now) for k in groups if k not in existing]
     created: dict[str, uuid.UUID] = {}
     if rows:
-        table = Case.__table__
+        table = _CASES
         stmt = (
             _insert(session, table)
             .on_conflict_do_nothing(index_elements=["url_sha256"])
@@ -179,7 +185,7 @@ def _touch_existing(
     """Count the new reports on cases that existed; raise priority or reopen where due."""
     if not existing:
         return
-    table = Case.__table__
+    table = _CASES
     session.execute(
         update(table)
         .where(table.c.id == bindparam("case_id"))
@@ -211,7 +217,11 @@ def _escalate(
     new_due = now + settings.deadline_for(priority.value)
     if reopen:
         cases.transition(
-            session, case, CaseState.AWAITING_ASSESSMENT, SYSTEM, now=now,
+            session,
+            case,
+            CaseState.AWAITING_ASSESSMENT,
+            SYSTEM,
+            now=now,
             note="reported again after it was closed",
         )
         case.priority = priority
@@ -219,7 +229,12 @@ def _escalate(
         return
     message = f"Priority raised: {case.priority.label} → {priority.label}"
     cases.add_event(
-        session, case, "priority_raised", message, actor="system", at=now,
+        session,
+        case,
+        "priority_raised",
+        message,
+        actor="system",
+        at=now,
         data={"from": case.priority.value, "to": priority.value},
     )
     case.priority = priority
@@ -245,7 +260,10 @@ def submit(
             results.append(checked)
             continue
         checked.result = ItemResult(
-            index, "duplicate", report_id=uuid.uuid4(), reference=new_reference(),
+            index,
+            "duplicate",
+            report_id=uuid.uuid4(),
+            reference=new_reference(),
             external_id=checked.report.external_id,
         )
         results.append(checked.result)
@@ -305,12 +323,16 @@ def _store_reports(
                 kind, message = "report_received", f"Report {result.reference} by {who}"
             events.append(
                 cases.event(
-                    case_id, kind, message, actor=who, at=now,
+                    case_id,
+                    kind,
+                    message,
+                    actor=who,
+                    at=now,
                     data={"report_id": str(result.report_id), "priority": item.priority.value},
                 )
             )
-    session.execute(Report.__table__.insert(), reports)
-    session.execute(CaseEvent.__table__.insert(), events)
+    session.execute(_REPORTS.insert(), reports)
+    session.execute(_EVENTS.insert(), events)
 
 
 def _audit(
@@ -322,13 +344,23 @@ def _audit(
     if len(results) == 1:
         only = stored[0]
         audit.record(
-            session, principal, "report.submit", "report", only.report_id, at=now,
+            session,
+            principal,
+            "report.submit",
+            "report",
+            only.report_id,
+            at=now,
             details={"case_id": str(only.case_id), "status": only.status},
         )
         return
     counts = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate")}
     audit.record(
-        session, principal, "report.submit_bulk", "report_batch", None, at=now,
+        session,
+        principal,
+        "report.submit_bulk",
+        "report_batch",
+        None,
+        at=now,
         details={**counts, "rejected": len(results) - len(stored)},
     )
 

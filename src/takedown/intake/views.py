@@ -21,7 +21,14 @@ router = APIRouter(include_in_schema=False)
 _REFERENCE = re.compile(r"^R-[0-9A-Z]{5}-[0-9A-Z]{5}$")
 
 
-def _form(request: Request, state: State, *, error: str | None = None, values: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+def _form(
+    request: Request,
+    state: State,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     return render(
         request,
         "report_form.html",
@@ -52,8 +59,12 @@ def report_submit(
     immediate_danger: Annotated[str | None, Form()] = None,
     description: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"url": url, "content_kind": content_kind, "site_kind": site_kind,
-              "description": description}
+    values = {
+        "url": url,
+        "content_kind": content_kind,
+        "site_kind": site_kind,
+        "description": description,
+    }
     try:
         state.public_limiter.hit(client_address(request))
         report = ReportIn(

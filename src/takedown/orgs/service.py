@@ -40,7 +40,12 @@ def add_org(
     session.add(org)
     session.flush()
     audit.record(
-        session, actor, "org.create", "organization", org.id, at=now,
+        session,
+        actor,
+        "org.create",
+        "organization",
+        org.id,
+        at=now,
         details={"name": name, "kind": kind.value, "country": country},
     )
     return org
@@ -89,7 +94,12 @@ def create_key(
     session.add(row)
     session.flush()
     audit.record(
-        session, actor, "api_key.create", "api_key", row.id, at=now,
+        session,
+        actor,
+        "api_key.create",
+        "api_key",
+        row.id,
+        at=now,
         details={"org": str(org.id), "scopes": row.scopes, "prefix": prefix},
     )
     return key, row

@@ -44,7 +44,14 @@ def create_app(
         key_limiter=RateLimiter(settings.api_rate_limit, window),
     )
     problems.install(app)
-    for router in (health_router, auth_router, intake_router, cases_router, jobs_router, intake_views):
+    for router in (
+        health_router,
+        auth_router,
+        intake_router,
+        cases_router,
+        jobs_router,
+        intake_views,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -73,7 +73,10 @@ def principal(request: Request, session: Tx, state: State) -> Principal:
         user, row = auth.resolve_session(session, token, now=now)
         # A cookie is sent by the browser on its own; a state change must also prove it
         # comes from our page by echoing the session's CSRF token.
-        if request.method not in _SAFE_METHODS and request.headers.get(CSRF_HEADER) != row.csrf_token:
+        if (
+            request.method not in _SAFE_METHODS
+            and request.headers.get(CSRF_HEADER) != row.csrf_token
+        ):
             raise Forbidden("missing or wrong CSRF token")
         return auth.principal_for(user)
     return PUBLIC

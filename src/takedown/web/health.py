@@ -22,11 +22,10 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 def readyz(state: State) -> JSONResponse:
     """The database answers and its schema is at the code's migration head."""
-    engine = state.database.engine
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        current = current_revision(engine)
+        with state.database.transaction() as session:
+            session.execute(text("SELECT 1"))
+            current = current_revision(session.connection())
     except SQLAlchemyError as exc:
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
@@ -35,7 +34,11 @@ def readyz(state: State) -> JSONResponse:
     head = head_revision()
     if current != head:
         return JSONResponse(
-            {"status": "unavailable", "database": "reachable", "migrations": f"at {current}, code needs {head}"},
+            {
+                "status": "unavailable",
+                "database": "reachable",
+                "migrations": f"at {current}, code needs {head}",
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "database": "reachable", "migrations": "current"})

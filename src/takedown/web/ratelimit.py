@@ -49,7 +49,5 @@ class RateLimiter:
             count = self._counts.get(hashed, 0)
             if count >= self.limit:
                 retry = max(1, math.ceil((slot + 1) * self.window - now))
-                raise RateLimited(
-                    f"too many requests; try again in {retry} s", retry_after=retry
-                )
+                raise RateLimited(f"too many requests; try again in {retry} s", retry_after=retry)
             self._counts[hashed] = count + 1
