@@ -6,6 +6,8 @@ The request or the job owns the transaction: services flush, never commit, and
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +20,63 @@ from sqlalchemy.orm import Session, sessionmaker
 from takedown.config import Settings
 
 
+class _SerializedConnection(sqlite3.Connection):
+    """A SQLite connection that holds its engine's writer lock from BEGIN to COMMIT/ROLLBACK.
+
+    SQLite allows one writer at a time. Left to itself, a thread that finds the database
+    locked sleeps in SQLite's busy handler with growing naps (up to 100 ms each), which puts
+    a long tail on latency when a thread pool of requests writes at once. Waiting on a Python
+    lock instead hands the database to the next writer the moment the previous one is done.
+    Other processes (a separate worker) still meet the busy timeout, which stays as a backstop.
+    """
+
+    writer_lock: threading.Lock
+    holding = False
+
+    def begin_immediate(self) -> None:
+        if not self.writer_lock.acquire(timeout=_LOCK_TIMEOUT):
+            raise sqlite3.OperationalError("database is locked (waited for the writer lock)")
+        self.holding = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.writer_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
+_LOCK_TIMEOUT = 30.0
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and transactions that take the write lock at once.
 
     pysqlite's own transaction handling starts transactions lazily (DEFERRED). A deferred
     transaction that reads and then writes fails at once with SQLITE_BUSY when another writer
     committed in between, and the busy timeout does not help there. ``BEGIN IMMEDIATE`` makes
-    writers queue on the busy timeout instead, which is what concurrent intake needs.
+    writers queue instead, which is what concurrent intake needs.
     """
 
     @event.listens_for(engine, "connect")
@@ -39,7 +91,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.dbapi_connection.begin_immediate()
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -48,8 +100,15 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        lock = threading.Lock()
+
+        class Connection(_SerializedConnection):
+            writer_lock = lock
+
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": Connection},
         )
         _configure_sqlite(engine)
         return engine

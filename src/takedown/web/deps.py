@@ -34,7 +34,12 @@ class AppState:
     key_limiter: RateLimiter
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async: FastAPI runs sync dependencies in the thread pool, a needless hop for this.
+    return _state(request)
+
+
+def _state(request: Request) -> AppState:
     state: AppState = request.app.state.takedown
     return state
 
@@ -44,7 +49,7 @@ State = Annotated[AppState, Depends(app_state)]
 
 def transaction(request: Request) -> Iterator[Session]:
     """The request's one transaction: committed when the endpoint returns, else rolled back."""
-    with app_state(request).database.transaction() as session:
+    with _state(request).database.transaction() as session:
         yield session
 
 
@@ -98,7 +103,7 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
     return check
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     """Refuse bodies that do not say they are JSON, instead of guessing."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
