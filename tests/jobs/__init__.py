@@ -1,0 +1,1 @@
+"""Tests of the jobs domain: queue, worker, scheduler, worker process."""
