@@ -202,9 +202,8 @@ def main() -> int:
     for name, load, rate, p50, p99 in rows:
         print(f"{name:<16} {load:<10} {rate:>12,.0f} {p50:>9.1f} {p99:>9.1f}")
     expected = ok_single + ok_bulk
-    print(
-        f"accepted {expected} reports, {stored} in the database: {'OK' if stored == expected else 'MISMATCH'}"
-    )
+    verdict = "OK" if stored == expected else "MISMATCH"
+    print(f"accepted {expected} reports, {stored} in the database: {verdict}")
     print("targets: 500 single reports/s and 20,000 bulk URLs/s on SQLite")
     return 0 if stored == expected else 1
 

@@ -14,6 +14,7 @@ from takedown.cases.models import Case, CaseEvent, CaseState, Priority
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.intake.models import Report, ReporterSource
+from takedown.jobs.models import Job
 from takedown.orgs import service as orgs
 from takedown.orgs.models import ApiKey, OrgKind
 from tests import factories
@@ -125,6 +126,8 @@ def test_bulk_stores_good_items_and_reports_bad_ones_item_by_item(
     assert results[3]["case_id"] == results[0]["case_id"]
     assert count(database, Report) == 4
     assert count(database, Case) == 2
+    # Every new case, and only a new case, is queued for triage in the same transaction.
+    assert count(database, Job) == 2
 
 
 def test_bulk_needs_a_key(client: TestClient) -> None:
