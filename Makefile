@@ -28,8 +28,12 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# faiss is only for the comparison rows of bench/match.py.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/match.py
+	$(BIN)/python bench/hash.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,162 @@
+"""Decode untrusted image bytes safely into the RGB pixels that perceptual hashes read.
+
+Every byte string that reaches here came from outside (an upload, a fetched URL, a directory
+scan), so decoding is bounded before any pixel is allocated:
+
+1. the byte length against ``max_bytes``;
+2. the dimensions from the header (Pillow's ``open`` is lazy) against ``max_pixels``, before
+   ``load()`` decodes anything. Pillow's own decompression-bomb check is global state
+   (``Image.MAX_IMAGE_PIXELS``) and only warns below twice its limit, so we do not rely on it;
+   when it fires anyway (as ``DecompressionBombError``, or as ``DecompressionBombWarning``
+   raised by a "warnings are errors" filter) it becomes our ``TooManyPixels`` too;
+3. only the formats a browser shows are tried (no EPS, which would start Ghostscript, and none
+   of the exotic scientific formats).
+
+Then the EXIF orientation is applied and every mode is converted to 8-bit RGB, because
+pdqhash reads the first three channels of whatever array it is given as R, G and B: CMYK
+comes out inverted, palette images hash their palette indices and 1-bit images get quality 0
+(measured in ``shared/reference/matching.md`` section 5.2).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from takedown.matching.errors import (
+    ImageError,
+    ImageTooLarge,
+    InvalidImage,
+    TooManyPixels,
+    UnsupportedImageFormat,
+)
+
+# 64 MiB is far above any photo a hotline sees (a 48-megapixel JPEG is about 20 MB) and keeps a
+# hostile upload from pinning memory. Callers pass their own limit from settings.
+DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+# 50 megapixels: every phone and most camera photos fit. pdqhash computes luma in float64, so
+# hashing needs about 35 bytes per pixel at its peak (about 1.7 GB at this limit).
+DEFAULT_MAX_PIXELS: Final = 50_000_000
+
+_WANTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
+Image.init()
+# AVIF support depends on how Pillow was built; asking Pillow for a format it has no plugin
+# for raises KeyError, so keep only the ones registered.
+FORMATS: Final[tuple[str, ...]] = tuple(f for f in _WANTED_FORMATS if f in Image.OPEN)
+
+_WIDE_GREY_MODES: Final = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """An image ready for hashing: EXIF orientation applied, 8-bit RGB pixels."""
+
+    image: Image.Image
+    # The container format as Pillow names it ("JPEG", "PNG", ...), and the mode it was stored
+    # in before conversion ("P", "CMYK", "I;16", ...).
+    format: str
+    mode: str
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    def pixels(self) -> np.ndarray:
+        """The pixels as a C-contiguous ``(height, width, 3)`` uint8 array."""
+        return np.ascontiguousarray(np.asarray(self.image, dtype=np.uint8))
+
+
+def check_size(data: bytes, max_bytes: int) -> None:
+    """Refuse empty input and input over the byte limit, before any work is done on it."""
+    if not data:
+        raise InvalidImage("The file is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(
+            f"The file has {len(data)} bytes; the limit is {max_bytes}.",
+            size=len(data),
+            limit=max_bytes,
+        )
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> DecodedImage:
+    """Decode ``data`` into an upright RGB image, or raise an ``ImageError`` subclass.
+
+    Animated and multi-page images are represented by their first frame.
+    """
+    check_size(data, max_bytes)
+    try:
+        return _decode(data, max_pixels)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixels(f"The image has too many pixels: {exc}", limit=max_pixels) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Pillow reports hostile or damaged input with a zoo of exception types (OSError for
+        # truncation, SyntaxError, ValueError, struct.error, IndexError, EOFError, ...). Each
+        # one means the same to us: these bytes do not decode to an image.
+        raise InvalidImage(f"The image cannot be decoded: {exc}") from exc
+
+
+def _decode(data: bytes, max_pixels: int) -> DecodedImage:
+    try:
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImageFormat(
+            f"The file is not an image in a supported format ({', '.join(FORMATS)}).",
+            accepted=list(FORMATS),
+        ) from exc
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"The image declares an empty size ({width}x{height}).")
+    if width * height > max_pixels:
+        raise TooManyPixels(
+            f"The image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}.",
+            width=width,
+            height=height,
+            limit=max_pixels,
+        )
+    fmt = image.format or "unknown"
+    mode = image.mode
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return DecodedImage(image=to_rgb(image), format=fmt, mode=mode)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB the way a viewer would show it.
+
+    Pillow's own ``convert("RGB")`` is right for every mode except 16- and 32-bit greyscale
+    ("I;16*", "I"), which it clips at 255: a normal 16-bit photo comes out almost white
+    (measured: 138 bits from the 8-bit version, quality 0). Those keep their top 8 of 16 bits
+    instead, as libpng does when it strips 16-bit samples, unless no value exceeds 255 (an
+    8-bit picture stored in a 16-bit container, as Pillow's own ``convert("I;16")`` writes).
+    Alpha is dropped, not composited, because the other PDQ implementations (pytx, HMA, the
+    C++ tools) drop it too and hashes must agree across them.
+    """
+    if image.mode in _WIDE_GREY_MODES:
+        values = np.asarray(image).astype(np.int64)
+        if values.size and int(values.max()) > 255:
+            values = np.clip(values, 0, 0xFFFF) >> 8
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P" and "transparency" in image.info:
+        # Same RGB values, but without Pillow's warning about byte-string transparency (which
+        # a "warnings are errors" run would turn into a refused image).
+        image = image.convert("RGBA")
+    return image.convert("RGB")
