@@ -14,7 +14,7 @@ from PIL import ExifTags, Image
 from takedown.matching import VARIANTS, hash_bytes
 from takedown.matching.pdq import bits_to_hex
 
-from .support import PDQ_DATA, TESTDATA, encode, hamming, pattern
+from .support import PDQ_DATA, encode, hamming, pattern
 
 COMPUTED = "computed_pdqhash-0.2.8_pillow-13.0.0.csv"
 # The one deliberate difference from the computed CSV: a 16-bit greyscale PNG of full-range
@@ -68,8 +68,8 @@ def _pdq(relative: str) -> tuple[str, int, dict[str, str]]:
     return result.pdq.value, int(result.pdq.quality or 0), dict(result.pdq.variants)
 
 
-def test_shared_test_data_is_where_the_brief_says() -> None:
-    assert Path("/work/shared/testdata").resolve() == TESTDATA
+def test_shared_test_data_is_beside_the_checkout() -> None:
+    # CI clones the repository anywhere, with shared/ beside it.
     assert (PDQ_DATA / COMPUTED).is_file()
 
 
