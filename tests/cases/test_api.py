@@ -62,7 +62,12 @@ def test_case_detail_has_reports_and_timeline(
     body = client.get(f"/api/v1/cases/{case_id}").json()
     assert len(body["reports"]) == 2
     assert body["reports"][0]["description"] == "<i>hello</i>"
-    assert [e["kind"] for e in body["timeline"]] == ["created", "report_received"]
+    assert [e["kind"] for e in body["timeline"]] == [
+        "created",
+        "report_received",
+        "report_received",
+    ]
+    assert body["reports"][0]["reference"] in body["timeline"][1]["message"]
 
 
 def test_keys_see_only_their_organizations_cases(client: TestClient, database: Database) -> None:
@@ -80,6 +85,9 @@ def test_keys_see_only_their_organizations_cases(client: TestClient, database: D
     detail = client.get(f"/api/v1/cases/{shared['case_id']}", headers=bearer(mine)).json()
     assert detail["report_count"] == 2
     assert [r["id"] for r in detail["reports"]] == [shared["report_id"]]
+    # The timeline shows this organization's report only, not the other flagger's.
+    received = [e for e in detail["timeline"] if e["kind"] == "report_received"]
+    assert [e["data"]["report_id"] for e in received] == [shared["report_id"]]
     assert client.get(f"/api/v1/cases/{other['case_id']}", headers=bearer(mine)).status_code == 404
 
 
@@ -106,7 +114,12 @@ def test_assessment_walks_the_state_machine(client: TestClient, database: Databa
     assert done.status_code == 200, done.text
     body = done.json()
     assert body["state"] == "confirmed"
-    assert [e["kind"] for e in body["timeline"]][-2:] == ["state_changed", "state_changed"]
+    assert [e["kind"] for e in body["timeline"]] == [
+        "created",
+        "report_received",
+        "state_changed",
+        "state_changed",
+    ]
     again = client.post(url, json={"verdict": "not_illegal"}, headers=csrf)
     assert again.status_code == 409
 

@@ -42,13 +42,14 @@ def list_cases(
 
 
 def _detail(session: Tx, case: Case, caller: Principal) -> CaseDetailOut:
+    reports = visibility.visible_reports(session, case.id, caller)
     return CaseDetailOut(
         **CaseOut.model_validate(case).model_dump(),
-        reports=[
-            CaseReportOut.model_validate(r)
-            for r in visibility.visible_reports(session, case.id, caller)
+        reports=[CaseReportOut.model_validate(r) for r in reports],
+        timeline=[
+            CaseEventOut.model_validate(e, from_attributes=True)
+            for e in service.timeline(session, case, reports)
         ],
-        timeline=[CaseEventOut.model_validate(e) for e in service.timeline(session, case.id)],
     )
 
 

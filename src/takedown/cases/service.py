@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from takedown.cases import visibility
 from takedown.cases.models import Case, CaseEvent, CaseState, Priority
 from takedown.cases.states import check_transition
 from takedown.errors import NotFound, ValidationFailed
+from takedown.intake.models import Report
 
 # Orders cases most urgent first in SQL without storing a derived rank column.
 PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
@@ -65,10 +67,40 @@ def get_case(session: Session, case_id: uuid.UUID) -> Case:
     return found
 
 
-def timeline(session: Session, case_id: uuid.UUID) -> Sequence[CaseEvent]:
-    return session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.kind)
-    ).all()
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a case's timeline, stored as an event or derived from a report."""
+
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+    data: dict[str, Any]
+
+
+def timeline(session: Session, case: Case, reports: Sequence[Report]) -> list[TimelineEntry]:
+    """The case's events merged with the reports the caller may see, oldest first.
+
+    Reports are not copied into ``case_events``: they already say when and from whom, and
+    deriving their lines here keeps bulk intake to one row per report and shows an
+    organization only its own reports.
+    """
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+    entries = [TimelineEntry(e.at, e.kind, e.actor, e.message, e.data) for e in events]
+    entries.append(TimelineEntry(case.created_at, "created", "system", "Case opened", {}))
+    entries += [
+        TimelineEntry(
+            r.received_at,
+            "report_received",
+            r.source.value,
+            f"Report {r.reference} received ({r.source.value.replace('_', ' ')})",
+            {"report_id": str(r.id), "immediate_danger": r.immediate_danger},
+        )
+        for r in reports
+    ]
+    # "created" sorts before the report that opened the case, which carries the same time.
+    order = {"created": 0, "report_received": 1}
+    return sorted(entries, key=lambda e: (e.at, order.get(e.kind, 2)))
 
 
 def list_cases(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from takedown.audit import service as audit
 from takedown.auth.principal import SYSTEM, Principal
 from takedown.cases import service as cases
-from takedown.cases.models import Case, CaseEvent, CaseState, Priority
+from takedown.cases.models import Case, CaseState, Priority
 from takedown.cases.states import OPEN_FOR_ASSESSMENT
 from takedown.config import Settings
 from takedown.errors import InvalidURL, ValidationFailed
@@ -35,7 +35,6 @@ _CHUNK = 500  # bound on the number of bound parameters in one IN (...)
 # Core tables for set-based statements (the ORM's per-object work costs too much at 10,000).
 _CASES = cast(Table, Case.__table__)
 _REPORTS = cast(Table, Report.__table__)
-_EVENTS = cast(Table, CaseEvent.__table__)
 
 
 def new_reference() -> str:
@@ -289,15 +288,12 @@ def _store_reports(
     now: datetime,
 ) -> None:
     reports: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    who = principal.label
     for key, group in groups.items():
         case_id = created[key] if key in created else existing[key].id
         for position, item in enumerate(group):
             result = item.result
             result.case_id = case_id
-            opened = key in created and position == 0
-            if opened:
+            if key in created and position == 0:
                 result.status = "accepted"
             report = item.report
             reports.append(
@@ -318,22 +314,7 @@ def _store_reports(
                     "external_id": report.external_id,
                 }
             )
-            if opened:
-                kind, message = "created", f"Case opened from report {result.reference} by {who}"
-            else:
-                kind, message = "report_received", f"Report {result.reference} by {who}"
-            events.append(
-                cases.event(
-                    case_id,
-                    kind,
-                    message,
-                    actor=who,
-                    at=now,
-                    data={"report_id": str(result.report_id), "priority": item.priority.value},
-                )
-            )
     session.execute(_REPORTS.insert(), reports)
-    session.execute(_EVENTS.insert(), events)
 
 
 def _audit(
