@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     # Extra modules whose import registers job handlers (plugins, test fixtures).
     job_modules: list[str] = Field(default_factory=list)
 
+    # Hash matching. Uploads are also bounded by max_body_bytes, which applies first.
+    max_image_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # Decompression bombs: refused from the header, before any pixel is decoded.
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    # PDQ hashes below this quality are stored but never matched (HMA and pdq/README: 50).
+    pdq_quality_floor: int = Field(default=50, ge=0, le=100)
+    # The PDQ Hamming distance a new bank matches at unless it says otherwise.
+    pdq_threshold: int = Field(default=31, ge=0, le=128)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:

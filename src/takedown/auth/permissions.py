@@ -16,13 +16,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
             P.JOBS_READ,
             P.JOBS_MANAGE,
             P.AUDIT_READ,
+            P.BANKS_READ,
+            P.BANKS_WRITE,
+            P.MATCH,
         }
     ),
-    Role.ANALYST: frozenset({P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS}),
+    # Analysts see what matched and why; curating banks is a supervisor's decision.
+    Role.ANALYST: frozenset({P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.BANKS_READ, P.MATCH}),
     # Police see cases (for deconfliction) but do not assess them.
     Role.POLICE: frozenset({P.CASES_READ}),
 }
 
 # What an organization's API key may be granted. Keys never manage users or read the audit log.
-KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE, P.CASES_READ})
+# ``match`` lets a hosting provider check its storage against the banks; keys never read or
+# curate banks, so the hash lists themselves do not leave the hotline through the API
+# (HMA #1978: match-as-a-service keeps lists from leaking).
+KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE, P.CASES_READ, P.MATCH})
 DEFAULT_KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE})

@@ -19,6 +19,10 @@ class Permission(StrEnum):
     ORGS_MANAGE = "orgs:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    # Hash matching: see banks and their entries; curate them; hash and match content.
+    BANKS_READ = "banks:read"
+    BANKS_WRITE = "banks:write"
+    MATCH = "match"
 
 
 @dataclass(frozen=True)

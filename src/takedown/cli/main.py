@@ -20,6 +20,7 @@ from takedown.cli.tools import audit_group, db, url
 from takedown.db import migrate
 from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
+from takedown.matching.cli import COMMANDS as matching_commands
 from takedown.web.app import create_app
 
 
@@ -94,5 +95,5 @@ def run(host: str, port: int) -> None:
         jobs.join(timeout=30)
 
 
-for group in (db, users, orgs_group, keys, url, audit_group):
+for group in (db, users, orgs_group, keys, url, audit_group, *matching_commands):
     main.add_command(group)

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "takedown.cases.models",
     "takedown.intake.models",
     "takedown.jobs.models",
+    "takedown.matching.models",
 )
 
 

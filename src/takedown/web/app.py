@@ -15,6 +15,8 @@ from takedown.db.session import Database
 from takedown.intake.api import router as intake_router
 from takedown.intake.views import router as intake_views
 from takedown.jobs.api import router as jobs_router
+from takedown.matching.api import router as matching_router
+from takedown.matching.hma_api import router as hma_router
 from takedown.web import problems
 from takedown.web.deps import AppState
 from takedown.web.health import router as health_router
@@ -50,6 +52,8 @@ def create_app(
         intake_router,
         cases_router,
         jobs_router,
+        matching_router,
+        hma_router,
         intake_views,
     ):
         app.include_router(router)
