@@ -67,7 +67,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for one test: its own data directory, the run's database."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # The static resolver knows no names: no test can send a DNS query off the machine.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, fetch_resolver="static")
 
 
 @pytest.fixture

@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     # The PDQ Hamming distance a new bank matches at unless it says otherwise.
     pdq_threshold: int = Field(default=31, ge=0, le=128)
 
+    # Capture of reported URLs through the guarded fetcher. "static" resolves only the names
+    # in fetch_static_hosts (the sandbox, tests); "system" asks the machine's resolver.
+    fetch_resolver: Literal["system", "static"] = "system"
+    fetch_static_hosts: dict[str, list[str]] = Field(default_factory=dict)
+    # Hosts the fetcher may reach although they are not public (name, name:port, ip:port).
+    fetch_allow_hosts: list[str] = Field(default_factory=list)
+    fetch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    fetch_connect_timeout: float = Field(default=5.0, gt=0)
+    fetch_read_timeout: float = Field(default=15.0, gt=0)
+    fetch_total_timeout: float = Field(default=60.0, gt=0)
+    # Operators should name their hotline and a contact address here.
+    fetch_user_agent: str = "Takedown/0.1 (notice-and-takedown fetcher)"
+    capture_max_media_per_page: int = Field(default=50, ge=1)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:

@@ -117,6 +117,7 @@ def test_assessment_walks_the_state_machine(client: TestClient, database: Databa
     assert [e["kind"] for e in body["timeline"]] == [
         "created",
         "report_received",
+        "captured",
         "state_changed",
         "state_changed",
     ]

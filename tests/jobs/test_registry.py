@@ -77,7 +77,7 @@ def test_load_handlers_imports_builtin_and_configured_modules(settings: Settings
     assert registry is REGISTRY
     assert "tests.record" in registry.names()
     assert "takedown.cases.tasks" in BUILTIN_TASK_MODULES
-    assert "cases.triage" in registry.names()
+    assert "cases.capture" in registry.names()
 
 
 def test_load_handlers_refuses_a_module_that_does_not_import(settings: Settings) -> None:

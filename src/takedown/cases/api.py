@@ -14,6 +14,7 @@ from takedown.cases.schemas import (
     AssessmentIn,
     CaseDetailOut,
     CaseEventOut,
+    CaseItemOut,
     CaseListOut,
     CaseOut,
     CaseReportOut,
@@ -46,6 +47,7 @@ def _detail(session: Tx, case: Case, caller: Principal) -> CaseDetailOut:
     return CaseDetailOut(
         **CaseOut.model_validate(case).model_dump(),
         reports=[CaseReportOut.model_validate(r) for r in reports],
+        items=[CaseItemOut.model_validate(i) for i in service.items(session, case.id)],
         timeline=[
             CaseEventOut.model_validate(e, from_attributes=True)
             for e in service.timeline(session, case, reports)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from takedown.db.base import Base, Timestamped, UUIDPrimaryKey, enum_column
@@ -96,3 +96,42 @@ class CaseEvent(UUIDPrimaryKey, Base):
     data: Mapped[dict[str, Any]]
 
     case: Mapped[Case] = relationship(back_populates="events", lazy="raise")
+
+
+class ItemVerdict(StrEnum):
+    """What is known about one media file of a case."""
+
+    UNKNOWN = "unknown"
+    KNOWN = "known"  # matched a block-list bank: assessed without anyone looking
+    CONFIRMED = "confirmed"
+    NOT_ILLEGAL = "not_illegal"
+
+
+class CaseItem(UUIDPrimaryKey, Base):
+    """One media file found at a case's URL: its hashes and its assessment, never its bytes.
+
+    Items that match a block-list bank are assessed automatically with the bank entry's
+    classification (``automatic``, with the bank and distance), so nobody has to see them.
+    """
+
+    __tablename__ = "case_items"
+    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    md5: Mapped[str] = mapped_column(String(32))
+    sha1: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None]
+    verdict: Mapped[ItemVerdict] = mapped_column(enum_column(ItemVerdict, "item_verdict"))
+    classification: Mapped[str | None] = mapped_column(String(64))
+    automatic: Mapped[bool] = mapped_column(default=False)
+    match: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    captured_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from takedown.cases.models import CaseState, Priority
+from takedown.cases.models import CaseState, ItemVerdict, Priority
 from takedown.intake.models import ContentKind, ReporterSource, SiteKind
 
 
@@ -55,8 +55,32 @@ class CaseEventOut(BaseModel):
     data: dict[str, Any]
 
 
+class CaseItemOut(BaseModel):
+    """A captured media file: where it was, its hashes and what is known of it (no bytes)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    md5: str
+    sha1: str
+    sha256: str
+    pdq: str | None
+    pdq_quality: int | None
+    verdict: ItemVerdict
+    classification: str | None
+    automatic: bool
+    match: dict[str, Any]
+    captured_at: datetime
+
+
 class CaseDetailOut(CaseOut):
     reports: list[CaseReportOut]
+    items: list[CaseItemOut]
     timeline: list[CaseEventOut]
 
 

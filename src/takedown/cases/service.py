@@ -15,9 +15,16 @@ from sqlalchemy.orm import Session
 from takedown.audit import service as audit
 from takedown.auth.principal import Principal
 from takedown.cases import visibility
-from takedown.cases.models import Case, CaseEvent, CaseState, Priority
+from takedown.cases.models import (
+    Case,
+    CaseEvent,
+    CaseItem,
+    CaseState,
+    ItemVerdict,
+    Priority,
+)
 from takedown.cases.states import check_transition
-from takedown.errors import NotFound, ValidationFailed
+from takedown.errors import InvalidTransition, NotFound, ValidationFailed
 from takedown.intake.models import Report
 
 # Orders cases most urgent first in SQL without storing a derived rank column.
@@ -65,6 +72,16 @@ def get_case(session: Session, case_id: uuid.UUID) -> Case:
     if found is None:
         raise NotFound(f"no case {case_id}")
     return found
+
+
+def items(session: Session, case_id: uuid.UUID) -> Sequence[CaseItem]:
+    """The media captured for a case, unknown ones first: those are what an analyst reviews."""
+    unknown_first = sql_case((CaseItem.verdict == ItemVerdict.UNKNOWN, 0), else_=1)
+    return session.scalars(
+        select(CaseItem)
+        .where(CaseItem.case_id == case_id)
+        .order_by(unknown_first, CaseItem.captured_at, CaseItem.url)
+    ).all()
 
 
 @dataclass(frozen=True)
@@ -172,6 +189,13 @@ def assess(
     if target is None:
         raise ValidationFailed(f"verdict must be one of {sorted(VERDICTS)}")
     case = get_case(session, case_id)
+    if case.state is not CaseState.AWAITING_ASSESSMENT:
+        # NEW → CONFIRMED exists for capture's automatic verdict only; people assess what
+        # capture has prepared (known items already assessed, unknown ones listed).
+        raise InvalidTransition(
+            f"a case in state {case.state.value!r} cannot be assessed; "
+            "only cases awaiting assessment can"
+        )
     transition(session, case, target, actor, now=now, note=note, data={"verdict": verdict})
     return case
 

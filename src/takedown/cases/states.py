@@ -7,7 +7,8 @@ from takedown.errors import InvalidTransition
 
 # Later work (capture, tracing, notices, monitoring) adds states between these.
 TRANSITIONS: dict[S, frozenset[S]] = {
-    S.NEW: frozenset({S.AWAITING_ASSESSMENT, S.CLOSED}),
+    # NEW → CONFIRMED only automatically, when every captured item matched known material.
+    S.NEW: frozenset({S.AWAITING_ASSESSMENT, S.CONFIRMED, S.CLOSED}),
     S.AWAITING_ASSESSMENT: frozenset({S.CONFIRMED, S.NOT_ILLEGAL, S.CLOSED}),
     S.CONFIRMED: frozenset({S.CLOSED}),
     S.NOT_ILLEGAL: frozenset({S.CLOSED, S.AWAITING_ASSESSMENT}),

@@ -5,23 +5,28 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from takedown.auth.principal import SYSTEM
-from takedown.cases import service
+from takedown.cases import capture, service
 from takedown.cases.models import CaseState
 from takedown.jobs.registry import JobContext, job_handler
+from takedown.matching.lookup import index_of
+from takedown.monitoring.build import build_fetcher
 
 
-@job_handler("cases.triage")
-def triage(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Move a new case into the assessment queue.
+@job_handler("cases.capture")
+def capture_case(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Fetch a new case's URL, hash its media, and assess what is known.
 
-    This is where the automatic steps before a human look belong (capture and hash matching
-    come next); for now a new case goes straight to the analysts. Idempotent: a case that has
-    moved on already is left alone.
+    Idempotent: a case that has moved on already is left alone, and the whole capture commits
+    with the job or not at all.
     """
     case = service.get_case(ctx.session, uuid.UUID(payload["case_id"]))
     if case.state != CaseState.NEW:
         return
-    service.transition(
-        ctx.session, case, CaseState.AWAITING_ASSESSMENT, SYSTEM, now=ctx.clock.now()
+    capture.capture(
+        ctx.session,
+        case,
+        fetcher=build_fetcher(ctx.settings),
+        settings=ctx.settings,
+        index=index_of(ctx.database, ctx.settings),
+        now=ctx.clock.now(),
     )

@@ -273,7 +273,7 @@ def submit(
         _touch_existing(session, settings, existing, groups, now)
         _store_reports(session, principal, source, groups, existing, created, now)
         payloads = [{"case_id": str(case_id)} for case_id in created.values()]
-        jobs.enqueue_many(session, "cases.triage", payloads, run_at=now)
+        jobs.enqueue_many(session, "cases.capture", payloads, run_at=now)
     _audit(session, principal, results, now)
     return results
 

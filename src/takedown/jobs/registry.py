@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from takedown.clock import Clock
 from takedown.config import Settings
+from takedown.db.session import Database
 from takedown.errors import ConfigurationError, ValidationFailed
 
 # Modules whose import registers the product's own handlers; plugins and tests add theirs
@@ -49,6 +50,8 @@ class JobContext:
     job_id: uuid.UUID
     attempt: int
     name: str
+    # The worker's database, for per-database process state such as the match index.
+    database: Database
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]

@@ -216,7 +216,13 @@ class Worker:
     def _run_handler(self, claim: Claim, handler: JobHandler) -> None:
         with self.database.transaction() as session:
             context = JobContext(
-                session, self.settings, self.clock, claim.job_id, claim.attempt, claim.name
+                session,
+                self.settings,
+                self.clock,
+                claim.job_id,
+                claim.attempt,
+                claim.name,
+                self.database,
             )
             handler.func(context, claim.payload)
             done = _update(

@@ -1,0 +1,25 @@
+"""The fetcher the settings ask for."""
+
+from __future__ import annotations
+
+from takedown.config import Settings
+from takedown.monitoring.fetcher import GuardedFetcher
+from takedown.monitoring.resolver import Resolver, StaticResolver, SystemResolver
+
+
+def build_fetcher(settings: Settings) -> GuardedFetcher:
+    resolver: Resolver = (
+        StaticResolver(settings.fetch_static_hosts)
+        if settings.fetch_resolver == "static"
+        else SystemResolver()
+    )
+    return GuardedFetcher(
+        resolver,
+        allow_hosts=frozenset(settings.fetch_allow_hosts),
+        max_bytes=min(settings.fetch_max_bytes, settings.max_image_bytes),
+        max_redirects=settings.fetch_max_redirects,
+        connect_timeout=settings.fetch_connect_timeout,
+        read_timeout=settings.fetch_read_timeout,
+        total_timeout=settings.fetch_total_timeout,
+        user_agent=settings.fetch_user_agent,
+    )
