@@ -14,6 +14,7 @@ from takedown.audit.models import AuditRecord
 from takedown.cli.main import main
 from takedown.db.session import Database
 from takedown.orgs import service as orgs
+from tests.factories import NOW
 
 
 @pytest.fixture
@@ -84,9 +85,7 @@ def test_orgs_keys_users_and_audit(run: object, committed: Database) -> None:
     key = created.stdout.strip()
     assert key.startswith("td_")
     with committed.transaction() as session:
-        principal = orgs.authenticate_key(
-            session, key, now=__import__("tests.factories").factories.NOW
-        )
+        principal = orgs.authenticate_key(session, key, now=NOW)
         assert [p.value for p in principal.permissions] == ["cases:read"]
     listed = invoke("keys", "list", "--org", "Hotline DE")
     assert key not in listed.output

@@ -102,7 +102,7 @@ def test_assessment_walks_the_state_machine(client: TestClient, database: Databa
     case_id = report(client, "http://d.example/1")
     csrf = login(client, database, Role.ANALYST)
     url = f"/api/v1/cases/{case_id}/assessment"
-    # A new case has not been triaged yet: it cannot be assessed.
+    # A new case has not been captured yet: it cannot be assessed.
     early = client.post(url, json={"verdict": "confirmed"}, headers=csrf)
     assert early.status_code == 409
     assert "new" in early.json()["detail"]

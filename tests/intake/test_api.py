@@ -126,8 +126,10 @@ def test_bulk_stores_good_items_and_reports_bad_ones_item_by_item(
     assert results[3]["case_id"] == results[0]["case_id"]
     assert count(database, Report) == 4
     assert count(database, Case) == 2
-    # Every new case, and only a new case, is queued for triage in the same transaction.
-    assert count(database, Job) == 2
+    # Every new case, and only a new case, is queued for capture in the same transaction.
+    with database.sessions() as session:
+        names = session.scalars(select(Job.name)).all()
+    assert names == ["cases.capture", "cases.capture"]
 
 
 def test_bulk_needs_a_key(client: TestClient) -> None:
@@ -136,9 +138,7 @@ def test_bulk_needs_a_key(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_bulk_over_the_limit_is_refused_whole(
-    app: object, client: TestClient, database: Database
-) -> None:
+def test_bulk_over_the_limit_is_refused_whole(client: TestClient, database: Database) -> None:
     key = factories.api_key(database)
     limit = client.app.state.takedown.settings.bulk_max_items  # type: ignore[attr-defined]
     items = [{"url": f"http://e.example/{i}"} for i in range(limit + 1)]

@@ -31,27 +31,6 @@ from takedown.intake.models import Report
 PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
 
 
-def event(
-    case_id: uuid.UUID,
-    kind: str,
-    message: str,
-    *,
-    actor: str,
-    at: datetime,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A timeline row as a plain dict, for bulk inserts and for ``add_event``."""
-    return {
-        "id": uuid.uuid4(),
-        "case_id": case_id,
-        "at": at,
-        "kind": kind,
-        "actor": actor,
-        "message": message,
-        "data": data or {},
-    }
-
-
 def add_event(
     session: Session,
     case: Case,
@@ -62,7 +41,9 @@ def add_event(
     at: datetime,
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    row = CaseEvent(**event(case.id, kind, message, actor=actor, at=at, data=data))
+    row = CaseEvent(
+        case_id=case.id, at=at, kind=kind, actor=actor, message=message, data=data or {}
+    )
     session.add(row)
     return row
 
