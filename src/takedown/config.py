@@ -87,6 +87,29 @@ class Settings(BaseSettings):
     fetch_user_agent: str = "Takedown/0.1 (notice-and-takedown fetcher)"
     capture_max_media_per_page: int = Field(default=50, ge=1)
 
+    # Where this hotline is: content hosted here is "at home" for routing.
+    home_country: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+
+    # Tracing. DNS through dnspython: empty dns_nameservers means the system's resolv.conf.
+    dns_nameservers: list[str] = Field(default_factory=list)
+    dns_port: int = Field(default=53, ge=1, le=65535)
+    dns_timeout: float = Field(default=3.0, gt=0)
+    # IP-to-ASN over DNS (Team Cymru's TXT zones); empty disables, leaving ASNs unknown unless
+    # the directory or RDAP knows them.
+    asn_dns_zone: str = "origin.asn.cymru.com"
+    asn6_dns_zone: str = "origin6.asn.cymru.com"
+    # RDAP: rdap.org redirects to the registry that holds the answer. Empty disables RDAP.
+    rdap_base_url: str = "https://rdap.org"
+    rdap_timeout: float = Field(default=10.0, gt=0)
+    rdap_cache_ttl: timedelta = timedelta(days=1)
+    # Requests per second to RDAP, per process (registries block clients that ask too fast).
+    rdap_rate_per_second: float = Field(default=2.0, gt=0)
+    # Extra CDN entries (YAML, same shape as the packaged list) added to the built-in list.
+    cdn_list_file: Path | None = None
+    # Hosts that do not resolve, or resolve only to private addresses, are traced again.
+    trace_retry_interval: timedelta = timedelta(hours=6)
+    trace_retry_limit: int = Field(default=28, ge=0)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:

@@ -19,15 +19,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
             P.BANKS_READ,
             P.BANKS_WRITE,
             P.MATCH,
+            P.ORGS_READ,
         }
     ),
-    # Analysts see what matched and why; curating banks is a supervisor's decision.
-    Role.ANALYST: frozenset({P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.BANKS_READ, P.MATCH}),
+    # Analysts see what matched and why, and who hosts a case; curating banks is a
+    # supervisor's decision, editing the directory an administrator's.
+    Role.ANALYST: frozenset(
+        {P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.BANKS_READ, P.MATCH, P.ORGS_READ}
+    ),
     # Police see cases (for deconfliction) but do not assess them.
     Role.POLICE: frozenset({P.CASES_READ}),
 }
 
-# What an organization's API key may be granted. Keys never manage users or read the audit log.
+# What an organization's API key may be granted. Keys never manage users or read the audit log,
+# and never read the directory (other organizations' contacts and webhooks are not theirs).
 # ``match`` lets a hosting provider check its storage against the banks; keys never read or
 # curate banks, so the hash lists themselves do not leave the hotline through the API
 # (HMA #1978: match-as-a-service keeps lists from leaking).

@@ -16,6 +16,8 @@ class Permission(StrEnum):
     CASES_SUPERVISE = "cases:supervise"
     JOBS_READ = "jobs:read"
     JOBS_MANAGE = "jobs:manage"
+    # The directory: who hosts, routes, registers; staff need it to follow a case.
+    ORGS_READ = "orgs:read"
     ORGS_MANAGE = "orgs:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"

@@ -26,6 +26,7 @@ from takedown.cases.models import (
 from takedown.cases.states import check_transition
 from takedown.errors import InvalidTransition, NotFound, ValidationFailed
 from takedown.intake.models import Report
+from takedown.jobs import service as jobs
 
 # Orders cases most urgent first in SQL without storing a derived rank column.
 PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
@@ -151,6 +152,10 @@ def transition(
     audit.record(
         session, actor, "case.transition", "case", case.id, at=now, details=details, note=note
     )
+    if target is CaseState.CONFIRMED:
+        # In the same transaction: a confirmed case always gets traced, a rolled-back
+        # confirmation never does. The job name is spelled out because tracing imports cases.
+        jobs.enqueue(session, "cases.trace", {"case_id": str(case.id)}, run_at=now)
 
 
 VERDICTS = {"confirmed": CaseState.CONFIRMED, "not_illegal": CaseState.NOT_ILLEGAL}

@@ -17,6 +17,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 }
 
 OPEN_FOR_ASSESSMENT = frozenset({S.NEW, S.AWAITING_ASSESSMENT})
+# Cases whose host is traced and routed: confirmed illegal and not yet closed.
+TRACEABLE = frozenset({S.CONFIRMED})
 
 
 def check_transition(current: S, target: S) -> None:

@@ -38,3 +38,12 @@ def visible_reports(session: Session, case_id: uuid.UUID, caller: Principal) -> 
     if caller.kind == "api_key":
         query = query.where(Report.org_id == caller.org_id)
     return session.scalars(query).all()
+
+
+def check_staff(case_id: uuid.UUID, caller: Principal) -> None:
+    """Traces, routes and notices are the hotline's working notes: staff only.
+
+    An organization's key gets the same 404 as for a case that does not exist.
+    """
+    if caller.kind == "api_key":
+        raise NotFound(f"no case {case_id}")

@@ -21,6 +21,7 @@ from takedown.db import migrate
 from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
 from takedown.matching.cli import COMMANDS as matching_commands
+from takedown.routing.cli import routing_group
 from takedown.web.app import create_app
 
 
@@ -95,5 +96,5 @@ def run(host: str, port: int) -> None:
         jobs.join(timeout=30)
 
 
-for group in (db, users, orgs_group, keys, url, audit_group, *matching_commands):
+for group in (db, users, orgs_group, keys, url, audit_group, routing_group, *matching_commands):
     main.add_command(group)

@@ -12,6 +12,8 @@ MODEL_MODULES = (
     "takedown.intake.models",
     "takedown.jobs.models",
     "takedown.matching.models",
+    "takedown.tracing.models",
+    "takedown.routing.models",
 )
 
 

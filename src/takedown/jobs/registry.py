@@ -30,7 +30,7 @@ from takedown.errors import ConfigurationError, ValidationFailed
 
 # Modules whose import registers the product's own handlers; plugins and tests add theirs
 # through the ``job_modules`` setting.
-BUILTIN_TASK_MODULES: tuple[str, ...] = ("takedown.cases.tasks",)
+BUILTIN_TASK_MODULES: tuple[str, ...] = ("takedown.cases.tasks", "takedown.tracing.tasks")
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 _NAME_MAX_CHARS = 100  # the width of jobs.name

@@ -17,6 +17,9 @@ from takedown.intake.views import router as intake_views
 from takedown.jobs.api import router as jobs_router
 from takedown.matching.api import router as matching_router
 from takedown.matching.hma_api import router as hma_router
+from takedown.orgs.api import router as orgs_router
+from takedown.routing.api import router as routing_router
+from takedown.tracing.api import router as tracing_router
 from takedown.web import problems
 from takedown.web.deps import AppState
 from takedown.web.health import router as health_router
@@ -51,6 +54,9 @@ def create_app(
         auth_router,
         intake_router,
         cases_router,
+        tracing_router,
+        routing_router,
+        orgs_router,
         jobs_router,
         matching_router,
         hma_router,

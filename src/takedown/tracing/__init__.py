@@ -1,0 +1,1 @@
+"""Tracing: where a URL is hosted and who can act on it (DNS, IP facts, RDAP, CDNs)."""
