@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from takedown.errors import ConfigurationError
 
 
+DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+
+
 class Settings(BaseSettings):
     """Runtime configuration of every Takedown process (API, worker, CLI)."""
 
@@ -110,10 +113,46 @@ class Settings(BaseSettings):
     trace_retry_interval: timedelta = timedelta(hours=6)
     trace_retry_limit: int = Field(default=28, ge=0)
 
+    # Signs the answer links in notices (and anything else that must not be forged from the
+    # database alone). The development default is refused in production.
+    secret_key: str = Field(default=DEV_SECRET_KEY, min_length=32, repr=False)
+
+    # Notices. Who we are in notices (X-ARF reporter/sender, e-mail From) and where the
+    # answer links point; public_base_url must be reachable by the providers we write to.
+    hotline_email: str = "hotline@takedown.invalid"
+    hotline_domain: str = "takedown.invalid"
+    public_base_url: str = "http://127.0.0.1:8000"
+    # SMTP relay for notices; empty smtp_host means the sandbox's sink when it runs, else
+    # notices by e-mail fail with a clear error (and stay queued).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    webhook_timeout: float = Field(default=15.0, gt=0)
+    # What a notice asks: an answer within notice_deadline; its answer link lives this long.
+    notice_deadline: timedelta = timedelta(hours=24)
+    notice_token_ttl: timedelta = timedelta(days=30)
+    # A YAML file of legal-basis texts per country, replacing the packaged ones.
+    legal_basis_file: Path | None = None
+
+    # Monitoring after a notice: first re-check, then every recheck_interval, until removal.
+    recheck_first: timedelta = timedelta(hours=1)
+    recheck_interval: timedelta = timedelta(hours=6)
+    # Still live and no answer this long after a notice: re-notice; after max_renotices
+    # re-notices, escalate along the trace (CDN, upstream, registrar, registry).
+    renotice_after: timedelta = timedelta(hours=24)
+    max_renotices: int = Field(default=2, ge=0)
+    # Re-checks of cases forwarded to a partner hotline stop after this long.
+    recheck_give_up_after: timedelta = timedelta(days=90)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:
             raise ValueError("TAKEDOWN_DATABASE_URL must be set in production")
+        if self.env == "production" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("TAKEDOWN_SECRET_KEY must be set in production (32+ characters)")
         return self
 
     @cached_property

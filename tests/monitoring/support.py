@@ -227,3 +227,79 @@ class RecordingResolver(StaticResolver):
     def resolve(self, host: str, *, timeout: float) -> list[str]:
         self.lookups.append(host)
         return super().resolve(host, timeout=timeout)
+
+
+class Site(ThreadingHTTPServer):
+    """A scripted web host on 127.0.0.1: each path answers what the test set, else 404.
+
+    For tests of what a fetcher is used for (capture, re-checks): ``serve`` a file, ``page`` an
+    HTML page of ``<img>`` tags, ``status`` a bare status, ``redirect`` elsewhere; ``remove``
+    a path, as a host acting on a notice would. ``requested`` lists the paths asked for.
+    """
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SiteHandler)
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.requested: list[str] = []
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:port``, as ``fetch_allow_hosts`` takes it."""
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}{path}"
+
+    def serve(self, path: str, body: bytes, content_type: str = "image/jpeg") -> str:
+        self.routes[path] = (200, {"Content-Type": content_type}, body)
+        return self.url(path)
+
+    def page(self, path: str, *images: str) -> str:
+        tags = "".join(f'<img src="{src}" alt="">' for src in images)
+        body = f"<!doctype html><html><body>{tags}</body></html>".encode()
+        return self.serve(path, body, "text/html; charset=utf-8")
+
+    def status(self, path: str, status: int) -> str:
+        self.routes[path] = (status, {"Content-Type": "text/html"}, b"<p>status page</p>")
+        return self.url(path)
+
+    def redirect(self, path: str, to: str, status: int = 302) -> str:
+        self.routes[path] = (status, {"Location": to}, b"")
+        return self.url(path)
+
+    def remove(self, path: str) -> None:
+        del self.routes[path]
+
+    def start(self) -> Site:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(MAX_WAIT)
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    server: Site
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_GET(self) -> None:
+        with self.server.lock:
+            self.server.requested.append(self.path)
+        status, headers, body = self.server.routes.get(
+            self.path, (404, {"Content-Type": "text/html"}, b"<p>not found</p>")
+        )
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)

@@ -1,20 +1,23 @@
-"""The routing API: rules (read by staff, written by admins) and a case's route."""
+"""The routing API: rules (read by staff who read the directory, written by admins) and a
+case's route."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from takedown.auth.models import Role
+from takedown.auth.permissions import KEY_SCOPES
 from takedown.auth.principal import SYSTEM
 from takedown.cases.models import Case, CaseState
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
-from takedown.routing import service
+from takedown.routing import rules, service
 from tests import factories
 from tests.factories import NOW, bearer
 
@@ -32,11 +35,19 @@ def routed_case(database: Database, settings: Settings) -> uuid.UUID:
         return case.id
 
 
-def test_rules_need_credentials_and_the_right_role(client: TestClient, database: Database) -> None:
+def test_rules_need_credentials(client: TestClient) -> None:
     assert client.get(RULES).status_code == 401
-    csrf = login(client, database, Role.ANALYST)
+    assert client.put(f"{RULES}/DE", json={"list_url": False}).status_code == 401
+    assert client.delete(f"{RULES}/DE").status_code == 401
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.SUPERVISOR, Role.ANALYST])
+def test_staff_who_read_the_directory_read_the_rules(
+    client: TestClient, database: Database, role: Role
+) -> None:
+    login(client, database, role)
     listed = client.get(RULES)
-    assert listed.status_code == 200
+    assert listed.status_code == 200, listed.text
     body = listed.json()
     assert body["home_country"] == "NL"
     assert body["rules"] == []
@@ -44,10 +55,35 @@ def test_rules_need_credentials_and_the_right_role(client: TestClient, database:
     assert body["built_in_home"]["police_wait_seconds"] == 86400
     assert body["built_in_abroad"]["list_url"] is True
     assert body["built_in_abroad"]["source"] == "built-in"
+
+
+def test_police_and_keys_do_not_read_the_rules(client: TestClient, database: Database) -> None:
+    # A key holds at most KEY_SCOPES, and none of them reads the directory or the rules.
+    key = factories.api_key(database, "Flagger", scopes=tuple(sorted(KEY_SCOPES)))
+    as_key = client.get(RULES, headers=bearer(key))
+    login(client, database, Role.POLICE)
+    as_police = client.get(RULES)
+    for refused in (as_key, as_police):
+        assert refused.status_code == 403, refused.text
+        assert "orgs:read" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.ANALYST, Role.POLICE])
+def test_only_admins_change_rules(client: TestClient, database: Database, role: Role) -> None:
+    with database.transaction() as session:
+        rules.set_rule(session, SYSTEM, "FR", now=NOW, home_country="NL", list_url=False)
+    csrf = login(client, database, role)
     refused = client.put(f"{RULES}/DE", json={"list_url": False}, headers=csrf)
     assert refused.status_code == 403
     assert "orgs:manage" in refused.json()["detail"]
-    assert client.delete(f"{RULES}/DE", headers=csrf).status_code == 403
+    assert client.delete(f"{RULES}/FR", headers=csrf).status_code == 403
+    client.cookies.clear()
+    key = factories.api_key(database, "Flagger", scopes=tuple(sorted(KEY_SCOPES)))
+    as_key = client.put(f"{RULES}/DE", json={"list_url": False}, headers=bearer(key))
+    assert as_key.status_code == 403
+    assert client.delete(f"{RULES}/FR", headers=bearer(key)).status_code == 403
+    with database.sessions() as session:
+        assert [r.country for r in rules.list_rules(session)] == ["FR"]
 
 
 def test_admins_set_and_delete_rules(client: TestClient, database: Database) -> None:

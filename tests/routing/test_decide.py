@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from takedown.routing.decide import decide
 from takedown.routing.models import PoliceTimeout, RouteKind, StepAction, StepStatus
 from takedown.routing.schemas import Decision, OrgInfo, RoutingContext
-from takedown.routing.service import decide
 from takedown.tracing.schemas import OrgRef
 
 from .support import (
@@ -162,6 +162,30 @@ def test_a_foreign_rule_with_police_first_makes_the_notice_wait() -> None:
         (4, "list_url", None, "waiting", 1),
     ]
     assert decision.steps[0].data["on_timeout"] == "remind"
+    # Every step names the hosting country it is about; the police are ours all the same.
+    assert decision.steps[0].country == "US"
+    assert decision.steps[0].data["countries"] == ["US"]
+
+
+def test_one_police_request_waits_as_long_as_the_strictest_rule() -> None:
+    quick = rule(
+        "US", police_first=True, police_wait_seconds=3600, on_police_timeout=PoliceTimeout.REMIND
+    )
+    decision = decide(trace_data(NL_HOST, US), context(rules={"US": quick}))
+    assert shape(decision) == [
+        (1, "police_deconfliction", "Politie", "planned", None),
+        (2, "notice", "Example Hosting", "waiting", 1),
+        (3, "notice", "US Host Inc", "waiting", 1),
+        (4, "police_referral", "Politie", "planned", None),
+        (5, "list_url", None, "waiting", 1),
+    ]
+    police = decision.steps[0]
+    # NL's built-in rule waits 24 h then proceeds; US's waits 1 h then reminds: no notice may
+    # go before either rule allows it.
+    assert (police.data["wait_seconds"], police.data["on_timeout"]) == (86400, "remind")
+    assert police.data["countries"] == ["NL", "US"]
+    assert "The rule for NL (built-in)" in police.reason
+    assert "The rule for US (country rule)" in police.reason
 
 
 def test_home_and_abroad_is_mixed_with_both_step_sets() -> None:

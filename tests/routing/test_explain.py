@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from takedown.routing.decide import decide
 from takedown.routing.explain import explain, format_wait
 from takedown.routing.models import PoliceTimeout
 from takedown.routing.schemas import OrgInfo, RoutingContext
-from takedown.routing.service import decide
 
 from .support import CDN_EDGE, DE_HOST, HOME, NL_HOST, US, Host, ref, rule, trace_data
 

@@ -90,7 +90,7 @@ def test_changing_a_rule_changes_the_route_of_the_next_case(
 ) -> None:
     serving(db, "eco", OrgKind.HOTLINE, "DE")
     first = confirmed_case(db, "http://one.example/a")
-    route = service.route_case(
+    route = before = service.route_case(
         db,
         first,
         add_trace(db, first, trace_data(DE_HOST)),
@@ -132,6 +132,12 @@ def test_changing_a_rule_changes_the_route_of_the_next_case(
     assert steps(db, route) == [
         ("notice", BEISPIEL.name, "planned"),
         ("police_referral", None, "planned"),
+    ]
+    # Routes already decided keep the rule they were decided under.
+    assert service.current_route(db, first.id) == before
+    assert steps(db, before) == [
+        ("forward_to_partner", "eco", "planned"),
+        ("list_url", None, "planned"),
     ]
 
 

@@ -28,7 +28,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
         {P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.BANKS_READ, P.MATCH, P.ORGS_READ}
     ),
     # Police see cases (for deconfliction) but do not assess them.
-    Role.POLICE: frozenset({P.CASES_READ}),
+    Role.POLICE: frozenset({P.CASES_READ, P.POLICE_ACT}),
 }
 
 # What an organization's API key may be granted. Keys never manage users or read the audit log,
@@ -36,5 +36,5 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
 # ``match`` lets a hosting provider check its storage against the banks; keys never read or
 # curate banks, so the hash lists themselves do not leave the hotline through the API
 # (HMA #1978: match-as-a-service keeps lists from leaking).
-KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE, P.CASES_READ, P.MATCH})
+KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE, P.CASES_READ, P.MATCH, P.NOTICES_ANSWER})
 DEFAULT_KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE})

@@ -25,6 +25,10 @@ class Permission(StrEnum):
     BANKS_READ = "banks:read"
     BANKS_WRITE = "banks:write"
     MATCH = "match"
+    # Police deconfliction: clear a case for notices or hold it.
+    POLICE_ACT = "police:act"
+    # An organization answers the notices sent to it (acknowledged, removed, ...).
+    NOTICES_ANSWER = "notices:answer"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from takedown.config import Settings
 from takedown.errors import TakedownError
 from takedown.matching.lookup import hash_content, match_hashes
 from takedown.matching.state import BankIndex
-from takedown.monitoring import Fetcher, FetchError, FetchResult, extract_media
+from takedown.monitoring import Fetcher, FetchError, FetchResult
+from takedown.monitoring.media import fetch_or_error, is_page, page_media
 
 
 @dataclass
@@ -36,18 +37,15 @@ def _fetch_media(
     first = fetcher.fetch(case.url)
     if not first.ok:
         return [], [f"{case.url}: HTTP {first.status}"]
-    if first.media_type != "text/html":
+    if not is_page(first):
         return [_Media(case.url, first)], []
     found: list[_Media] = []
     failures: list[str] = []
-    links = extract_media(first.body, first.final_url, limit=settings.capture_max_media_per_page)
-    for url in links:
-        try:
-            result = fetcher.fetch(url)
-        except FetchError as exc:
-            failures.append(f"{url}: {exc.message}")
-            continue
-        if result.ok:
+    for url in page_media(first, limit=settings.capture_max_media_per_page):
+        result = fetch_or_error(fetcher, url)
+        if isinstance(result, TakedownError):
+            failures.append(f"{url}: {result.message}")
+        elif result.ok:
             found.append(_Media(url, result))
         else:
             failures.append(f"{url}: HTTP {result.status}")

@@ -76,6 +76,14 @@ class Case(UUIDPrimaryKey, Timestamped, Base):
     due_at: Mapped[datetime]
     report_count: Mapped[int] = mapped_column(default=0)
     closed_at: Mapped[datetime | None]
+    # Time to removal is measured from first_reported_at (INHOPE) and first_notice_at (IWF).
+    first_notice_at: Mapped[datetime | None]
+    # When a re-check confirmed the content gone (a provider's claim alone does not count).
+    removed_at: Mapped[datetime | None]
+    # Escalated along the trace: a supervisor should look at the case.
+    escalated_at: Mapped[datetime | None]
+    # The one re-check chain of a case: a recheck job runs only if it is the one due now.
+    next_recheck_at: Mapped[datetime | None]
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.at", lazy="raise", passive_deletes=True

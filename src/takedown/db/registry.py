@@ -14,6 +14,9 @@ MODEL_MODULES = (
     "takedown.matching.models",
     "takedown.tracing.models",
     "takedown.routing.models",
+    "takedown.notices.models",
+    "takedown.monitoring.models",
+    "takedown.police.models",
 )
 
 

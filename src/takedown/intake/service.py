@@ -37,11 +37,14 @@ _CASES = cast(Table, Case.__table__)
 _REPORTS = cast(Table, Report.__table__)
 
 
-def new_reference() -> str:
-    """A reference a reporter can read out on the phone: R-XXXXX-XXXXX, 50 random bits."""
+def new_reference(prefix: str = "R") -> str:
+    """A reference a person can read out on the phone: R-XXXXX-XXXXX, 50 random bits.
+
+    Reports use ``R``, notices ``N``.
+    """
     bits = int.from_bytes(secrets.token_bytes(7)) >> 6  # 50 bits, one call per reference
     chars = "".join(_REFERENCE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(10))
-    return f"R-{chars[:5]}-{chars[5:]}"
+    return f"{prefix}-{chars[:5]}-{chars[5:]}"
 
 
 def source_of(principal: Principal) -> ReporterSource:

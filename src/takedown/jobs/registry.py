@@ -30,7 +30,12 @@ from takedown.errors import ConfigurationError, ValidationFailed
 
 # Modules whose import registers the product's own handlers; plugins and tests add theirs
 # through the ``job_modules`` setting.
-BUILTIN_TASK_MODULES: tuple[str, ...] = ("takedown.cases.tasks", "takedown.tracing.tasks")
+BUILTIN_TASK_MODULES: tuple[str, ...] = (
+    "takedown.cases.tasks",
+    "takedown.tracing.tasks",
+    "takedown.notices.tasks",
+    "takedown.police.tasks",
+)
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 _NAME_MAX_CHARS = 100  # the width of jobs.name

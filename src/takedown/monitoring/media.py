@@ -10,6 +10,11 @@ capped at ``limit``.
 
 The stdlib ``html.parser`` is used on purpose: it never raises on malformed markup, needs no
 dependency, and its attribute values are already unescaped (``&amp;`` in a URL becomes ``&``).
+
+Capture and the removal re-check share the steps around it: :func:`is_page` (is a response a
+page to read, or a media file itself?), :func:`page_media` (the media URLs of a fetched page)
+and :func:`fetch_or_error` (one fetch, its failure returned rather than raised, so that one
+broken image does not stop the others being looked at).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from takedown.errors import InvalidURL, TakedownError
+from takedown.monitoring.errors import FetchError
+from takedown.monitoring.fetcher import Fetcher, FetchResult
 from takedown.urls.canonical import MAX_URL_LENGTH
 
 IMAGE_EXTENSIONS = frozenset(
@@ -55,6 +63,30 @@ def extract_media(
     except _Enough:
         pass
     return parser.urls
+
+
+def is_page(result: FetchResult) -> bool:
+    """Is this response an HTML page whose media are to be read (not a media file itself)?"""
+    return result.media_type == "text/html"
+
+
+def page_media(result: FetchResult, *, limit: int) -> list[str]:
+    """The media URLs a fetched page shows, resolved against its final URL; none if not a page.
+
+    Only a 2xx HTML response is read (a 404 page's body is never kept by the fetcher anyway),
+    decoded with the charset the server declared.
+    """
+    if not result.ok or not is_page(result):
+        return []
+    return extract_media(result.body, result.final_url, limit=limit, encoding=result.charset)
+
+
+def fetch_or_error(fetcher: Fetcher, url: str) -> FetchResult | TakedownError:
+    """Fetch ``url``; a fetch failure, or a URL the fetcher cannot even parse, is returned."""
+    try:
+        return fetcher.fetch(url)
+    except (FetchError, InvalidURL) as exc:
+        return exc
 
 
 class _Enough(Exception):

@@ -24,14 +24,18 @@ from takedown.routing.schemas import (
 from takedown.web.deps import State, Tx, json_body, require
 
 router = APIRouter(tags=["routing"])
-Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
-Admin = Annotated[Principal, Depends(require(Permission.ORGS_MANAGE))]
+# Rules name partner hotlines and say how the hotline treats each country: like the directory,
+# staff read them (admins, supervisors, analysts); organizations' keys and police never do.
+RuleReader = Annotated[Principal, Depends(require(Permission.ORGS_READ))]
+# Rules are policy: changing one changes every route decided after it (administrators).
+RuleAdmin = Annotated[Principal, Depends(require(Permission.ORGS_MANAGE))]
+CaseReader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 
 @router.get("/api/v1/routing/rules", response_model=RuleListOut)
-def list_rules(caller: Reader, session: Tx, state: State) -> RuleListOut:
+def list_rules(caller: RuleReader, session: Tx, state: State) -> RuleListOut:
     """The stored rules per country (``*``: every country without its own rule but home), and
-    the built-in defaults that apply where no rule does."""
+    the built-in defaults that apply where no rule does (staff who read the directory)."""
     home = state.settings.home_country
     return RuleListOut(
         home_country=home,
@@ -44,7 +48,7 @@ def list_rules(caller: Reader, session: Tx, state: State) -> RuleListOut:
 @router.put(
     "/api/v1/routing/rules/{country}", response_model=RuleOut, dependencies=[Depends(json_body)]
 )
-def put_rule(country: str, body: RuleIn, caller: Admin, session: Tx, state: State) -> RuleOut:
+def put_rule(country: str, body: RuleIn, caller: RuleAdmin, session: Tx, state: State) -> RuleOut:
     """Create or change the rule for a country (ISO 3166-1 alpha-2) or ``*`` (admins).
 
     Fields left out keep their value; a new rule starts from the rule in force now. Cases
@@ -62,7 +66,7 @@ def put_rule(country: str, body: RuleIn, caller: Admin, session: Tx, state: Stat
 
 
 @router.delete("/api/v1/routing/rules/{country}", status_code=204)
-def delete_rule(country: str, caller: Admin, session: Tx, state: State) -> Response:
+def delete_rule(country: str, caller: RuleAdmin, session: Tx, state: State) -> Response:
     """Remove a country's rule: the ``*`` rule or the built-in defaults apply again (admins)."""
     rules.delete_rule(session, caller, country, now=state.clock.now())
     return Response(status_code=204)
@@ -83,7 +87,7 @@ def _route_out(session: Tx, route: Route) -> RouteOut:
 
 
 @router.get("/api/v1/cases/{case_id}/route", response_model=RouteOut, tags=["cases"])
-def get_route(case_id: uuid.UUID, caller: Reader, session: Tx) -> RouteOut:
+def get_route(case_id: uuid.UUID, caller: CaseReader, session: Tx) -> RouteOut:
     """The case's current route: who must act, in what order, and why (staff only)."""
     check_staff(case_id, caller)
     cases.get_case(session, case_id)

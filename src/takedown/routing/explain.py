@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from takedown.routing.schemas import Decision, GroupOutcome, OrgInfo, PlannedStep
 
 
+_UNKNOWN_HOST = "the host (organization unknown)"
+
+
 def format_wait(seconds: int) -> str:
     """A wait in the largest whole unit: "24 h", "90 min", "45 s"."""
     if seconds and seconds % 3600 == 0:
@@ -44,7 +47,7 @@ def _step(step: PlannedStep) -> str:
     text = {
         StepAction.POLICE_DECONFLICTION: "police deconfliction"
         + (f" with {org.name}" if org else ""),
-        StepAction.NOTICE: f"notice to {_name(org, 'the host (organization unknown)')}",
+        StepAction.NOTICE: f"notice to {_name(org, _UNKNOWN_HOST)}",
         StepAction.FORWARD_TO_PARTNER: f"forward to {_name(org, 'the partner hotline')}",
         StepAction.POLICE_REFERRAL: "police referral" + (f" to {org.name}" if org else ""),
         StepAction.LIST_URL: "list the URL",
@@ -70,7 +73,7 @@ def _where(group: GroupOutcome) -> str:
 
 
 def _notice(group: GroupOutcome) -> str:
-    to = _name(group.notice_to, "the host (organization unknown)")
+    to = _name(group.notice_to, _UNKNOWN_HOST)
     if group.cdn and not group.origin_known:
         return f"notice to {to} asking to remove or disclose the origin"
     if group.cdn:

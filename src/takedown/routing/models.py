@@ -14,6 +14,8 @@ from takedown.db.base import Base, Timestamped, UUIDPrimaryKey, enum_column
 
 # The rule for every country that has no rule of its own.
 DEFAULT_COUNTRY = "*"
+# How long notices wait for police when no rule says otherwise (see ``rules``).
+BUILTIN_POLICE_WAIT_SECONDS = 24 * 3600
 
 
 class PoliceTimeout(StrEnum):
@@ -35,7 +37,7 @@ class RoutingRule(UUIDPrimaryKey, Timestamped, Base):
     country: Mapped[str] = mapped_column(String(2), unique=True)
     # Police must be consulted (deconfliction) before a notice goes to the host.
     police_first: Mapped[bool] = mapped_column(default=False)
-    police_wait_seconds: Mapped[int] = mapped_column(default=24 * 3600)
+    police_wait_seconds: Mapped[int] = mapped_column(default=BUILTIN_POLICE_WAIT_SECONDS)
     on_police_timeout: Mapped[PoliceTimeout] = mapped_column(
         enum_column(PoliceTimeout, "police_timeout"), default=PoliceTimeout.PROCEED
     )
@@ -55,7 +57,7 @@ class RouteKind(StrEnum):
 
     HOME = "home"  # hosted here: (police first), notice to the host
     PARTNER = "partner"  # hosted abroad where a partner hotline covers the country
-    ABROAD = "abroad"  # hosted abroad without a partner: notice, police referral, URL list
+    ABROAD = "abroad"  # abroad, not forwarded (no partner, or the rule): notice, referral, list
     MIXED = "mixed"  # addresses in several of the above
     UNDETERMINED = "undetermined"  # no hosting country known yet
 

@@ -36,11 +36,15 @@ from takedown.audit import service as audit
 from takedown.auth.principal import Principal
 from takedown.errors import NotFound, ValidationFailed
 from takedown.orgs.models import Organization, OrgKind
-from takedown.routing.models import DEFAULT_COUNTRY, PoliceTimeout, RoutingRule
+from takedown.routing.models import (
+    BUILTIN_POLICE_WAIT_SECONDS,
+    DEFAULT_COUNTRY,
+    PoliceTimeout,
+    RoutingRule,
+)
 
 RuleSource = Literal["country rule", "default rule", "built-in"]
 
-BUILTIN_POLICE_WAIT_SECONDS = 24 * 3600
 # A wait longer than this is a typing mistake, and would not fit the column on PostgreSQL
 # (INTEGER) for long: refused with a clear message instead of a database error.
 MAX_POLICE_WAIT_SECONDS = 365 * 24 * 3600
@@ -75,10 +79,7 @@ class EffectiveRule:
 
     def as_data(self) -> dict[str, Any]:
         """JSON-ready form, kept in ``Route.data`` so a route shows the rule it applied."""
-        data = asdict(self)
-        data["on_police_timeout"] = self.on_police_timeout.value
-        data["partner_org_id"] = str(self.partner_org_id) if self.partner_org_id else None
-        return data
+        return _json_ready(asdict(self))
 
 
 def builtin_rule(country: str, *, home_country: str) -> EffectiveRule:
@@ -178,7 +179,8 @@ def _fields(rule: RoutingRule | EffectiveRule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in sorted(RULE_FIELDS)}
 
 
-def _audit_form(values: dict[str, Any]) -> dict[str, Any]:
+def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
+    """A rule's values with ids and enums as strings: for routes and the audit log."""
     return {
         k: (str(v) if isinstance(v, uuid.UUID | PoliceTimeout) else v) for k, v in values.items()
     }
@@ -232,8 +234,8 @@ def set_rule(
         details={
             "country": code,
             "created": created,
-            "before": _audit_form(before),
-            "after": _audit_form(values),
+            "before": _json_ready(before),
+            "after": _json_ready(values),
         },
     )
     return row
@@ -245,7 +247,7 @@ def delete_rule(session: Session, actor: Principal, country: str, *, now: dateti
     row = _row(session, code)
     if row is None:
         raise NotFound(f"no routing rule for {code}")
-    details = {"country": code, "before": _audit_form(_fields(row))}
+    details = {"country": code, "before": _json_ready(_fields(row))}
     session.delete(row)
     session.flush()
     audit.record(

@@ -1,7 +1,7 @@
 """Shapes of the routing domain: a decision as data (what ``Route.data`` holds), and the
 bodies of the routing API.
 
-The decision types are plain frozen dataclasses so :func:`takedown.routing.service.decide`
+The decision types are plain frozen dataclasses so :func:`takedown.routing.decide.decide`
 stays a pure function over plain data, easy to test without a database.
 """
 
@@ -185,10 +185,11 @@ class RuleIn(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
-class RuleOut(BaseModel):
+class _RuleValues(BaseModel):
+    """What a rule says, stored or in force."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
     country: str
     police_first: bool
     police_wait_seconds: int
@@ -197,21 +198,19 @@ class RuleOut(BaseModel):
     list_url: bool
     forward_to_partner: bool
     notes: str
+
+
+class RuleOut(_RuleValues):
+    """A stored rule."""
+
+    id: uuid.UUID
     created_at: datetime
     updated_at: datetime
 
 
-class EffectiveRuleOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class EffectiveRuleOut(_RuleValues):
+    """The rule in force for a country, and where it comes from."""
 
-    country: str
-    police_first: bool
-    police_wait_seconds: int
-    on_police_timeout: PoliceTimeout
-    partner_org_id: uuid.UUID | None
-    list_url: bool
-    forward_to_partner: bool
-    notes: str
     source: str
 
 

@@ -8,9 +8,10 @@ object (RIPE, ARIN, Verisign, ...). Three things keep the client a good citizen:
 - a token bucket per client bounds the request rate (registries block clients that ask fast);
 - every answer is bounded: a total time limit, at most three redirects, at most 1 MiB of JSON.
 
-RDAP JSON comes from the internet and is parsed as hostile: wrong types yield ``None``, never an
-exception. Neither the document nor its personal data (registrant names, addresses, phones) is
-kept: the cache and :attr:`RdapResult.raw` hold only the few facts tracing uses.
+RDAP JSON comes from the internet and is parsed as hostile (:mod:`takedown.tracing.rdap_parse`):
+wrong types yield ``None``, never an exception. Neither the document nor its personal data
+(registrant names, addresses, phones) is kept: the cache and :attr:`RdapResult.raw` hold only
+the few facts tracing uses.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 import threading
 import time
-import unicodedata
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import httpx
 import idna
@@ -39,25 +37,39 @@ from takedown.monitoring.errors import FetchError, FetchTimeout, ResponseTooLarg
 from takedown.monitoring.limits import Deadline, check_declared_length, read_body
 from takedown.tracing.interfaces import RdapResult
 from takedown.tracing.models import RdapCacheEntry
+from takedown.tracing.rdap_parse import (
+    MAX_ENTITIES,
+    MAX_ENTITY_DEPTH,
+    MAX_TEXT,
+    RAW_FIELDS,
+    Kind,
+    as_dict,
+    document_facts,
+    result_from_facts,
+)
+
+__all__ = [
+    "ACCEPT",
+    "MAX_ASN",
+    "MAX_BYTES",
+    "MAX_ENTITIES",
+    "MAX_ENTITY_DEPTH",
+    "MAX_REDIRECTS",
+    "MAX_TEXT",
+    "RAW_FIELDS",
+    "REDIRECT_STATUSES",
+    "Kind",
+    "RdapClient",
+    "TokenBucket",
+]
 
 log = logging.getLogger(__name__)
-
-Kind = Literal["ip", "autnum", "domain"]
 
 MAX_BYTES = 1024 * 1024
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "application/rdap+json, application/json"
 MAX_ASN = 2**32 - 1
-# Bounds on the walk through nested entities: real answers nest two or three levels, with a few
-# dozen entities; a hostile one must not make us walk thousands.
-MAX_ENTITY_DEPTH = 6
-MAX_ENTITIES = 200
-MAX_TEXT = 255
-# Fields of the answer kept in ``RdapResult.raw`` and the cache: identifiers, no personal data.
-RAW_FIELDS = ("name", "handle", "country", "startAddress", "endAddress", "ldhName")
-_EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+")
-_COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
 class TokenBucket:
@@ -190,16 +202,16 @@ class RdapClient:
             )
         ).one_or_none()
         if row is not None:
-            return _result(kind, query, row.status, _dict(row.body), cached=True)
+            return result_from_facts(kind, query, row.status, as_dict(row.body), cached=True)
         try:
             status, document = self._fetch(key)
         except _Failed as failed:
             # The query is an address, ASN or domain from a report, never a person's data.
             log.info("RDAP %s failed: %s", key, failed.reason)
             return RdapResult(ok=False, kind=kind, query=query, error=failed.reason)
-        body = _facts(kind, document) if document is not None else {}
+        body = document_facts(kind, document) if document is not None else {}
         self._store(session, key, status, body, now=now)
-        return _result(kind, query, status, body, cached=False)
+        return result_from_facts(kind, query, status, body, cached=False)
 
     def _store(
         self, session: Session, key: str, status: int, body: dict[str, Any], *, now: datetime
@@ -330,145 +342,3 @@ def _domain_query(name: str) -> str:
     if len(labels) < 2 or not all(labels) or len(ascii_name) > 253 or labels[-1].isdigit():
         raise ValidationFailed(f"{shown!r} is not a registrable domain name")
     return ascii_name
-
-
-def _result(
-    kind: Kind, query: str, status: int, body: dict[str, Any], *, cached: bool
-) -> RdapResult:
-    """A result from stored facts; they are re-checked, since old rows may predate this code."""
-    raw_value = _dict(body.get("raw"))
-    return RdapResult(
-        ok=True,
-        kind=kind,
-        query=query,
-        status=status,
-        name=_text(body.get("name")),
-        handle=_text(body.get("handle")),
-        country=_country(body.get("country")),
-        abuse_email=_email(_text(body.get("abuse_email"))),
-        registrar_name=_text(body.get("registrar_name")),
-        registrar_iana_id=_text(body.get("registrar_iana_id")),
-        registrar_abuse_email=_email(_text(body.get("registrar_abuse_email"))),
-        cached=cached,
-        raw={name: text for name in RAW_FIELDS if (text := _text(raw_value.get(name)))},
-    )
-
-
-def _facts(kind: Kind, document: dict[str, Any]) -> dict[str, Any]:
-    """The facts tracing uses from an RDAP object, as plain JSON for the cache."""
-    name = document.get("ldhName") if kind == "domain" else document.get("name")
-    facts: dict[str, Any] = {
-        "name": _lower(_text(name)) if kind == "domain" else _text(name),
-        "handle": _text(document.get("handle")),
-        "country": _country(document.get("country")),
-        "abuse_email": _abuse_email(document),
-    }
-    if kind == "domain":
-        registrar = next(_with_role(document, "registrar"), None)
-        if registrar is not None:
-            facts["registrar_name"] = next(_vcard_values(registrar, "fn"), None)
-            facts["registrar_iana_id"] = _iana_id(registrar)
-            facts["registrar_abuse_email"] = _abuse_email(registrar)
-    facts["raw"] = {name: text for name in RAW_FIELDS if (text := _text(document.get(name)))}
-    return facts
-
-
-def _entities(parent: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The entities below ``parent``, breadth first: shallower ones come first."""
-    queue = deque((1, entity) for entity in _dicts(parent.get("entities")))
-    walked = 0
-    while queue and walked < MAX_ENTITIES:
-        depth, entity = queue.popleft()
-        walked += 1
-        yield entity
-        if depth < MAX_ENTITY_DEPTH:
-            queue.extend((depth + 1, child) for child in _dicts(entity.get("entities")))
-
-
-def _with_role(parent: dict[str, Any], role: str) -> Iterator[dict[str, Any]]:
-    for entity in _entities(parent):
-        roles = entity.get("roles")
-        if isinstance(roles, list) and any(
-            isinstance(r, str) and r.strip().lower() == role for r in roles
-        ):
-            yield entity
-
-
-def _abuse_email(parent: dict[str, Any]) -> str | None:
-    """The e-mail of the shallowest entity with the "abuse" role that has one."""
-    for entity in _with_role(parent, "abuse"):
-        for value in _vcard_values(entity, "email"):
-            if (email := _email(value)) is not None:
-                return email
-    return None
-
-
-def _vcard_values(entity: dict[str, Any], prop: str) -> Iterator[str]:
-    """The text values of property ``prop`` in a jCard (RFC 7095) ``vcardArray``.
-
-    A jCard is ``["vcard", [[name, params, type, value], ...]]``.
-    """
-    card = entity.get("vcardArray")
-    if not isinstance(card, list) or len(card) < 2 or card[0] != "vcard":
-        return
-    for item in _lists(card[1]):
-        if len(item) >= 4 and isinstance(item[0], str) and item[0].lower() == prop:
-            value = _text(item[3])
-            if value is not None:
-                yield value
-
-
-def _iana_id(entity: dict[str, Any]) -> str | None:
-    for public_id in _dicts(entity.get("publicIds")):
-        kind = public_id.get("type")
-        if isinstance(kind, str) and kind.strip().lower() == "iana registrar id":
-            identifier = public_id.get("identifier")
-            if isinstance(identifier, int) and not isinstance(identifier, bool):
-                identifier = str(identifier)
-            text = _text(identifier)
-            if text is not None and text.isascii() and text.isdigit() and len(text) <= 10:
-                return text
-    return None
-
-
-def _email(value: str | None) -> str | None:
-    if value is None:
-        return None
-    address = value.removeprefix("mailto:").strip()
-    if len(address) > 254 or not _EMAIL.fullmatch(address):
-        return None
-    return address
-
-
-def _country(value: object) -> str | None:
-    if isinstance(value, str) and _COUNTRY.fullmatch(value.strip()):
-        return value.strip().upper()
-    return None
-
-
-def _text(value: object) -> str | None:
-    """A string without control characters, trimmed and bounded; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    text = "".join(ch for ch in value[: MAX_TEXT * 4] if unicodedata.category(ch) != "Cc")
-    return text.strip()[:MAX_TEXT] or None
-
-
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value is not None else None
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _lists(value: object) -> list[list[Any]]:
-    if not isinstance(value, list):
-        return []
-    return [item for item in value[:MAX_ENTITIES] if isinstance(item, list)]
-
-
-def _dicts(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        return []
-    return [item for item in value[:MAX_ENTITIES] if isinstance(item, dict)]

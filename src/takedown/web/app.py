@@ -17,7 +17,10 @@ from takedown.intake.views import router as intake_views
 from takedown.jobs.api import router as jobs_router
 from takedown.matching.api import router as matching_router
 from takedown.matching.hma_api import router as hma_router
+from takedown.notices.api import router as notices_router
+from takedown.notices.views import public_router as notice_pages
 from takedown.orgs.api import router as orgs_router
+from takedown.police.api import router as police_router
 from takedown.routing.api import router as routing_router
 from takedown.tracing.api import router as tracing_router
 from takedown.web import problems
@@ -57,6 +60,9 @@ def create_app(
         tracing_router,
         routing_router,
         orgs_router,
+        notices_router,
+        notice_pages,
+        police_router,
         jobs_router,
         matching_router,
         hma_router,

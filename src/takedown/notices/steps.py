@@ -1,0 +1,105 @@
+"""Carry out a route: each step whose turn has come becomes a notice or a police wait.
+
+``advance`` is called after a route is decided, when police clear a case, when a hold ends and
+when a notice goes out; it is idempotent (a step moves past ``planned``/``waiting`` once).
+Listing URLs is the lists' work: those steps stay ``planned`` here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from takedown.cases import service as cases
+from takedown.cases.models import Case
+from takedown.config import Settings
+from takedown.jobs import service as jobs
+from takedown.notices import service as notices
+from takedown.notices.models import NoticeKind
+from takedown.orgs.models import Organization
+from takedown.police.holds import active_hold
+from takedown.routing.models import RouteStep, StepAction, StepStatus
+from takedown.routing.service import current_route, route_steps
+
+POLICE_TIMEOUT_JOB = "police.timeout"
+_NOTICE_KIND = {
+    StepAction.NOTICE: NoticeKind.NOTICE,
+    StepAction.FORWARD_TO_PARTNER: NoticeKind.FORWARD,
+    StepAction.POLICE_REFERRAL: NoticeKind.POLICE_REFERRAL,
+}
+
+
+def advance(session: Session, case: Case, *, settings: Settings, now: datetime) -> list[RouteStep]:
+    """Start every step of the case's current route that no longer waits; returns them.
+
+    Nothing starts while a police hold is active: the hold pauses notices.
+    """
+    route = current_route(session, case.id)
+    if route is None or case.removed_at is not None:
+        return []
+    steps = list(route_steps(session, route.id))
+    done = {s.seq for s in steps if s.status is StepStatus.DONE}
+    held = active_hold(session, case.id, now) is not None
+    started: list[RouteStep] = []
+    for step in steps:
+        if step.status not in (StepStatus.PLANNED, StepStatus.WAITING):
+            continue
+        if step.action is StepAction.LIST_URL:
+            continue
+        if step.after_seq is not None and step.after_seq not in done:
+            step.status = StepStatus.WAITING
+            continue
+        if held and step.action is not StepAction.POLICE_DECONFLICTION:
+            continue
+        _start(session, case, step, settings=settings, now=now)
+        started.append(step)
+    return started
+
+
+def _start(
+    session: Session, case: Case, step: RouteStep, *, settings: Settings, now: datetime
+) -> None:
+    step.status = StepStatus.IN_PROGRESS
+    step.updated_at = now
+    if step.action is StepAction.POLICE_DECONFLICTION:
+        wait = timedelta(seconds=int(step.data.get("wait_seconds", 24 * 3600)))
+        who = step.org_name or "police"
+        cases.add_event(
+            session,
+            case,
+            "police_deconfliction",
+            f"Waiting for {who} to clear or hold the case, until {(now + wait).isoformat()}",
+            actor="system",
+            at=now,
+            data={"step_id": str(step.id), "until": (now + wait).isoformat()},
+        )
+        jobs.enqueue(
+            session,
+            POLICE_TIMEOUT_JOB,
+            {"case_id": str(case.id), "step_id": str(step.id)},
+            run_at=now + wait,
+        )
+        return
+    org = session.get(Organization, step.org_id) if step.org_id else None
+    notices.create_notice(
+        session,
+        case,
+        kind=_NOTICE_KIND[step.action],
+        org=org,
+        org_name=step.org_name or "the hosting organization",
+        country=step.country,
+        settings=settings,
+        now=now,
+        step_id=step.id,
+        fallback_email=step.data.get("abuse_email"),
+    )
+
+
+def finish_step(session: Session, step_id: object, now: datetime) -> RouteStep | None:
+    """Mark a step done (its notice went out, police cleared it)."""
+    step = session.get(RouteStep, step_id)
+    if step is not None and step.status is not StepStatus.SUPERSEDED:
+        step.status = StepStatus.DONE
+        step.updated_at = now
+    return step

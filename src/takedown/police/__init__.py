@@ -1,0 +1,1 @@
+"""Police deconfliction and holds: police see cases first, clear them or hold them."""
