@@ -36,7 +36,7 @@ from takedown.orgs.lookups import org_for_ip
 from takedown.orgs.models import DirectoryRevision, Organization, OrgKind, OrgNetwork
 from takedown.orgs.networks import network_index
 from takedown.sandbox.dns import AuthoritativeDnsServer
-from takedown.sandbox.rdap import RdapServer
+from takedown.sandbox.rdap import RdapServer, fixture_json
 from takedown.tracing.build import build_tracer
 from takedown.tracing.dns import DnspythonLookup, asn_query_name
 
@@ -109,11 +109,14 @@ def bench_lookups(db: Database, ranges: int, lookups: int) -> None:
     floor_hits = sum(bisect_right(starts, n) > 0 for n in numbers)
     floor_seconds = time.perf_counter() - started
     assert floor_hits == lookups
-    assert 0 < found < lookups and 0 < orgs < len(sample)
+    assert 0 < found < lookups
+    assert 0 < orgs < len(sample)
 
     print(f"IP → organization, {ranges:,} ranges ({lookups:,} lookups, {found:,} in a range)")
     print(f"  index build (read + sort)            {built:>10.2f} s")
-    print(f"  NetworkIndex.find                    {rate(lookups, index_seconds)}   target ≥ 50,000/s")
+    print(
+        f"  NetworkIndex.find                    {rate(lookups, index_seconds)}   target ≥ 50,000/s"
+    )
     print(f"  orgs.org_for_ip (index + row)        {rate(len(sample), service_seconds)}")
     print(f"  reference: bare bisect on integers   {rate(lookups, floor_seconds)}")
 
@@ -121,24 +124,27 @@ def bench_lookups(db: Database, ranges: int, lookups: int) -> None:
 # --- traces ---------------------------------------------------------------------------------
 
 
-def serve_hosts(dns: AuthoritativeDnsServer, hosts: int) -> list[str]:
-    """Each host: two IPv4 addresses (RIPE and ARIN documentation space) and one IPv6."""
+def serve_hosts(dns: AuthoritativeDnsServer, rdap: RdapServer, hosts: int) -> list[str]:
+    """Each host: two IPv4 addresses and one IPv6 address, all public (so the offline dataset,
+    IP-to-ASN and RDAP are asked), answered only by the local servers."""
     names = []
+    network = fixture_json("ip_ripe.json")
     for i in range(hosts):
         name = f"h{i}.bench.test"
-        a = [f"192.0.2.{i % 250 + 1}", f"198.51.100.{i % 250 + 1}"]
-        aaaa = f"2001:db8::{i + 1:x}"
+        a = [f"5.9.{i // 250}.{i % 250 + 1}", f"193.0.{i // 250}.{i % 250 + 1}"]
+        aaaa = f"2a01:4f8::{i + 1:x}"
         dns.set(name, "A", *a)
         dns.set(name, "AAAA", aaaa)
         for ip in (*a, aaaa):
-            dns.set(asn_query_name(ip), "TXT", f"64500 | {ip}/32 | NL | ripencc | 2020-01-01")
+            dns.set(asn_query_name(ip), "TXT", f"64500 | {ip}/32 | DE | ripencc | 2020-01-01")
+            rdap.answer(f"/ip/{ip}", network)
         names.append(name)
     return names
 
 
 def bench_traces(db: Database, hosts: int) -> None:
     with AuthoritativeDnsServer(ZONES) as dns, RdapServer() as rdap:
-        names = serve_hosts(dns, hosts)
+        names = serve_hosts(dns, rdap, hosts)
         settings = Settings(
             database_url="sqlite://",
             dns_nameservers=[dns.host],
@@ -167,7 +173,7 @@ def bench_traces(db: Database, hosts: int) -> None:
             lookup.addresses(name)
         dns_seconds = time.perf_counter() - started
 
-    print(f"Traces, {hosts} hosts × 3 addresses, local DNS and RDAP servers, SQLite")
+    print(f"Traces, {hosts} hosts x 3 addresses, local DNS and RDAP servers, SQLite")
     print(f"  cold RDAP cache ({asked} RDAP requests)    {rate(hosts, cold)}")
     print(f"  warm RDAP cache                      {rate(hosts, warm)}")
     print(f"  reference: DNS A+AAAA only           {rate(hosts, dns_seconds)}")

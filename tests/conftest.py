@@ -96,10 +96,16 @@ def committed(engine: Engine) -> Iterator[Database]:
     """
     yield Database(engine)
     with engine.begin() as conn:
+        revision = conn.scalar(text("SELECT revision FROM directory_revision WHERE id = 1")) or 0
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
-        # The migration's one counter row (see orgs.models.DirectoryRevision).
-        conn.execute(text("INSERT INTO directory_revision (id, revision) VALUES (1, 0)"))
+        # The migration's one counter row (see orgs.models.DirectoryRevision). It only ever
+        # moves forward: a process caches the directory's IP index by revision, and a number
+        # used again would bring back the index of organizations deleted here.
+        conn.execute(
+            text("INSERT INTO directory_revision (id, revision) VALUES (1, :revision)"),
+            {"revision": revision + 1},
+        )
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from takedown.errors import ConfigurationError
 
-
-DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 
 class Settings(BaseSettings):

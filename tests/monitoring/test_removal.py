@@ -249,6 +249,14 @@ def test_media_that_cannot_be_checked_keep_the_case_open(
     assert check(fetcher, url, known).reason == "no_known_items"
 
 
+def test_an_md5_alone_is_an_exact_match(site: Site, fetcher: GuardedFetcher) -> None:
+    url = site.serve("/known.jpg", KNOWN)
+    by_md5 = KnownItem(id="item-1", sha256="0" * 64, md5=hash_bytes(KNOWN).md5, url=url)
+    outcome = check(fetcher, url, [by_md5])
+    assert (outcome.status, outcome.matched_items) == (LIVE, ["item-1"])
+    assert outcome.evidence["page"]["matches"] == [{"item": "item-1", "by": "md5", "distance": 0}]
+
+
 @pytest.mark.parametrize("copy", [resized(KNOWN), ROTATED], ids=["resized", "rotated"])
 def test_a_near_copy_matches_by_pdq(site: Site, fetcher: GuardedFetcher, copy: bytes) -> None:
     url = site.page("/gallery.html", "/copy.jpg")

@@ -103,8 +103,10 @@ def test_notice_email_arrives_whole(sink: SmtpSink) -> None:
     assert got.message["From"] == "Example Hotline <hotline@hotline.example.com>"
     assert got.message["Auto-Submitted"] == "auto-generated"
     assert got.message["Date"] == "Sun, 22 Nov 2026 09:00:00 +0000"
-    assert got.text is not None and REFERENCE in got.text
-    assert got.html is not None and REFERENCE in got.html
+    assert got.text is not None
+    assert REFERENCE in got.text
+    assert got.html is not None
+    assert REFERENCE in got.html
     assert got.xarf == docs
     assert len(got.xarf) == 2
 
@@ -121,9 +123,9 @@ def test_message_structure_and_attachments(sink: SmtpSink) -> None:
     attachments = list(got.iter_attachments())
     assert [a.get_filename() for a in attachments] == ["xarf-1.json", "xarf-2.json"]
     assert [a.get_content_type() for a in attachments] == ["application/json"] * 2
-    assert [json.loads(a.get_content()) for a in attachments] == docs  # type: ignore[attr-defined]
+    assert [json.loads(a.get_content()) for a in attachments] == docs
     # Nothing but text and JSON travels: no image part of any kind.
-    assert all(not part.get_content_maintype() == "image" for part in got.walk())
+    assert all(part.get_content_maintype() != "image" for part in got.walk())
 
 
 def test_a_resend_carries_the_same_message_id(sink: SmtpSink) -> None:
@@ -136,10 +138,14 @@ def test_a_resend_carries_the_same_message_id(sink: SmtpSink) -> None:
 
 
 def test_message_ids_are_stable_and_safe() -> None:
-    assert make_message_id("3f1c2a9e-1", "Hotline.Example.com") == "<3f1c2a9e-1@hotline.example.com>"
+    assert (
+        make_message_id("3f1c2a9e-1", "Hotline.Example.com") == "<3f1c2a9e-1@hotline.example.com>"
+    )
     odd = make_message_id("a key with <spaces>@", "hotline.example.com")
     assert odd == make_message_id("a key with <spaces>@", "hotline.example.com")
-    assert " " not in odd and odd.count("@") == 1 and odd.count("<") == 1
+    assert " " not in odd
+    assert odd.count("@") == 1
+    assert odd.count("<") == 1
     with pytest.raises(ConfigurationError):
         make_message_id("x", "not a domain")
 
@@ -225,7 +231,9 @@ def test_smtp_sender_from_settings() -> None:
         SmtpSender.from_settings(settings())
 
     sender = SmtpSender.from_settings(
-        settings(smtp_host="relay.example.com", smtp_port=2525, smtp_username="u", smtp_password="p")
+        settings(
+            smtp_host="relay.example.com", smtp_port=2525, smtp_username="u", smtp_password="p"
+        )
     )
     assert (sender.host, sender.port, sender.username) == ("relay.example.com", 2525, "u")
     assert sender.local_hostname == "hotline.example.com"
@@ -301,7 +309,9 @@ def test_verify_accepts_within_tolerance_and_rotated_secrets() -> None:
     old = signed(secret="old-secret").split(",v1=")[1]
     assert verify_signature(SECRET, f"{signed()},v1={old}", BODY, NOW)
     assert verify_signature("old-secret", f"{signed()},v1={old}", BODY, NOW)
-    assert not verify_signature(SECRET, signed(), BODY, NOW + timedelta(seconds=61), timedelta(seconds=60))
+    assert not verify_signature(
+        SECRET, signed(), BODY, NOW + timedelta(seconds=61), timedelta(seconds=60)
+    )
 
 
 @pytest.mark.parametrize(
@@ -349,17 +359,21 @@ def test_private_address_is_refused_unless_allowed(
     refused = webhook(hooks, allow_hosts=[]).post(hooks.url(), SECRET, BODY, "k")
 
     assert (refused.accepted, refused.permanent) == (False, True)
-    assert "127.0.0.1" in refused.detail and "not a public address" in refused.detail
+    assert "127.0.0.1" in refused.detail
+    assert "not a public address" in refused.detail
     assert hooks.answers.received == []
     assert connections == []
 
-    by_name = webhook(hooks, allow_hosts=["hooks.example.test"]).post(hooks.url(), SECRET, BODY, "k")
+    by_name = webhook(hooks, allow_hosts=["hooks.example.test"]).post(
+        hooks.url(), SECRET, BODY, "k"
+    )
     by_port = webhook(hooks).post(hooks.url(), SECRET, BODY, "k")
     other_port = webhook(hooks, allow_hosts=["hooks.example.test:1"]).post(
         hooks.url(), SECRET, BODY, "k"
     )
 
-    assert by_name.accepted and by_port.accepted
+    assert by_name.accepted
+    assert by_port.accepted
     assert (other_port.accepted, other_port.permanent) == (False, True)
     assert len(hooks.answers.received) == 2
 

@@ -22,7 +22,35 @@ from takedown.notices.render import (
 from .support import ANSWER_URL, NOW, REFERENCE, content, item, settings
 
 LANGUAGES = ("en", "nl", "de")
-EU = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+EU = [
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+]
 
 
 class Tags(HTMLParser):
@@ -153,8 +181,10 @@ def test_notice_has_reference_locations_hashes_and_classification() -> None:
             assert url in part
         for entry in notice.items:
             assert entry.sha256 in part
-            assert entry.md5 is not None and entry.md5 in part
-            assert entry.sha1 is not None and entry.sha1 in part
+            assert entry.md5 is not None
+            assert entry.md5 in part
+            assert entry.sha1 is not None
+            assert entry.sha1 in part
         assert "A2" in part  # the most severe classification
         assert "no images are attached" in part
     assert "<img" not in rendered.html
@@ -197,9 +227,7 @@ def test_reply_to_overrides_the_hotline_address() -> None:
     assert "(cases@hotline.example.com)" in rendered.text
 
 
-@pytest.mark.parametrize(
-    ("removal", "preservation"), [(True, False), (True, True), (False, True)]
-)
+@pytest.mark.parametrize(("removal", "preservation"), [(True, False), (True, True), (False, True)])
 def test_asks_only_what_is_asked(removal: bool, preservation: bool) -> None:
     rendered = render(asks_removal=removal, asks_preservation=preservation)
 
@@ -319,11 +347,13 @@ def test_operator_file_replaces_the_packaged_one(tmp_path: Path) -> None:
         ("default: {citation: '', text: T}\n", "default.citation"),
         ("default: {citation: C, text: {nl: T}}\n", "English"),
         (
-            "default: {citation: C, text: T}\nbases: {x: {citation: C, text: T, countries: [GBR]}}\n",
+            "default: {citation: C, text: T}\n"
+            "bases: {x: {citation: C, text: T, countries: [GBR]}}\n",
             r"bases.x.countries\[0\]",
         ),
         (
-            "default: {citation: C, text: T}\nbases: {x: {citation: C, text: T, countries: [gb]}}\n",
+            "default: {citation: C, text: T}\n"
+            "bases: {x: {citation: C, text: T, countries: [gb]}}\n",
             "ISO 3166-1",
         ),
         (

@@ -21,10 +21,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.factories import NOW
-from tests.jobs.support import wait_until
-from tests.orgs.support import directory_org
-from tests.routing.support import confirmed_case
 
 from takedown.cases.models import Case, CaseItem, ItemVerdict
 from takedown.clock import FrozenClock
@@ -41,6 +37,10 @@ from takedown.notices.models import Notice, NoticeKind, NoticeStatus
 from takedown.notices.xarf import validate_xarf
 from takedown.police.models import Hold
 from takedown.sandbox.smtp import SmtpSink
+from tests.factories import NOW
+from tests.jobs.support import wait_until
+from tests.orgs.support import directory_org
+from tests.routing.support import confirmed_case
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a-webhook-secret-of-enough-length"

@@ -64,8 +64,9 @@ def test_documents_are_stable_so_a_resend_repeats_them() -> None:
     assert first == again
     assert first[0]["report_id"] != first[1]["report_id"]
     assert first[0]["timestamp"] == "2026-11-22T09:00:00Z"
-    assert build_xarf(content(reference="N-AAAAA-BBBBB"), settings())[0]["report_id"] != (
-        first[0]["report_id"]
+    assert (
+        build_xarf(content(reference="N-AAAAA-BBBBB"), settings())[0]["report_id"]
+        != (first[0]["report_id"])
     )
 
 
@@ -197,7 +198,10 @@ def valid_doc() -> dict[str, Any]:
         (lambda d: d.update(detection_method="guesswork"), "detection_method"),
         (lambda d: d["hash_values"].update(sha256="not-a-hash"), "sha256"),
         (lambda d: d.update(tags=["No Namespace"]), "tags"),
-        (lambda d: d.update(evidence=[{"content_type": "text/plain", "payload": "eA=="}]), "evidence"),
+        (
+            lambda d: d.update(evidence=[{"content_type": "text/plain", "payload": "eA=="}]),
+            "evidence",
+        ),
         (lambda d: d.update(_internal={"ticket": "1"}), "_internal"),
     ],
 )

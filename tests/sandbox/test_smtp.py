@@ -14,8 +14,7 @@ import pytest
 
 from takedown.clock import FrozenClock
 from takedown.sandbox.smtp import ReceivedMessage, SmtpSink
-
-from ..notices.support import NOW
+from tests.notices.support import NOW
 
 DOC = {"xarf_version": "4.2.0", "category": "content", "type": "csam", "url": "http://x.test/1"}
 
@@ -82,7 +81,7 @@ def test_port_is_unknown_before_start_and_after_stop() -> None:
 
     with pytest.raises(RuntimeError):
         _ = sink.port
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 2):
         pass
 
 

@@ -6,6 +6,8 @@ Every image served is a generated abstract pattern (``takedown.sandbox.images``)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import smtplib
 import threading
 import time
@@ -19,15 +21,19 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from takedown.config import Settings
+from takedown.db.session import Database
 from takedown.matching import banks, hash_bytes
 from takedown.monitoring.build import build_fetcher
 from takedown.orgs import service as orgs
 from takedown.routing import rules
+from takedown.sandbox.cli import sandbox_command
 from takedown.sandbox.images import sample_image
-from takedown.sandbox.world import KNOWN_BANK, KNOWN_SEED, SandboxWorld, default_providers
+from takedown.sandbox.providers import default_providers
+from takedown.sandbox.world import KNOWN_BANK, KNOWN_SEED, SandboxWorld
 from takedown.tracing.build import build_tracer
 from tests.factories import NOW
 
@@ -337,3 +343,37 @@ def test_the_environment_gives_the_same_settings(
 
     for name, value in world.settings_overrides().items():
         assert getattr(from_env, name) == value, name
+
+
+def test_the_sandbox_command_seeds_prints_and_stops_on_sigterm(
+    database_url: str, committed: Database, tmp_path: object
+) -> None:
+    original = signal.getsignal(signal.SIGTERM)
+
+    def stop_once_waiting() -> None:
+        # Only once the command has its own handler: the default would end the test run.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if signal.getsignal(signal.SIGTERM) is not original:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.02)
+
+    stopper = threading.Thread(target=stop_once_waiting, daemon=True)
+    stopper.start()
+    env = {"TAKEDOWN_DATABASE_URL": database_url, "TAKEDOWN_DATA_DIR": str(tmp_path)}
+    ports = ["--port", "0", "--dns-port", "0", "--smtp-port", "0", "--rdap-port", "0"]
+
+    result = CliRunner().invoke(
+        sandbox_command, [*ports, "--report"], env=env, catch_exceptions=False
+    )
+    stopper.join()
+
+    assert result.exit_code == 0, result.output
+    assert "seeded: Sandbox Quick Hosting, " in result.output
+    assert "export TAKEDOWN_FETCH_RESOLVER=static" in result.output
+    assert "reported http://quick.sandbox.test:" in result.output
+    assert result.output.rstrip().endswith("stopping the sandbox")
+    assert signal.getsignal(signal.SIGTERM) is original
+    with committed.sessions() as session:
+        assert orgs.find_org(session, QUICK) is not None

@@ -22,6 +22,7 @@ from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
 from takedown.matching.cli import COMMANDS as matching_commands
 from takedown.routing.cli import routing_group
+from takedown.sandbox.cli import sandbox_command
 from takedown.web.app import create_app
 
 
@@ -96,5 +97,15 @@ def run(host: str, port: int) -> None:
         jobs.join(timeout=30)
 
 
-for group in (db, users, orgs_group, keys, url, audit_group, routing_group, *matching_commands):
+for group in (
+    db,
+    users,
+    orgs_group,
+    keys,
+    url,
+    audit_group,
+    routing_group,
+    sandbox_command,
+    *matching_commands,
+):
     main.add_command(group)

@@ -35,6 +35,7 @@ BUILTIN_TASK_MODULES: tuple[str, ...] = (
     "takedown.tracing.tasks",
     "takedown.notices.tasks",
     "takedown.police.tasks",
+    "takedown.monitoring.tasks",
 )
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")

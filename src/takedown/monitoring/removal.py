@@ -170,22 +170,15 @@ def recheck(
     looks: dict[str, _Look] = {case_url: page}
     listed: list[str] = []
     if known:
-        if page.result is not None and page.seen is _Seen.SERVED and is_page(page.result):
-            # One more than the limit, only to record that the page shows more than we fetch.
-            listed = page_media(page.result, limit=max_media + 1)
-        for url, role in [(u, "page_media") for u in listed[:max_media]] + [
-            (item.url, "item") for item in known
-        ]:
-            if url in looks:
-                looks[url].roles.append(role)
-            else:
-                looks[url] = _look(fetcher, url, role)
+        # With nothing known there is nothing to compare: the URL's own answer decides.
+        listed = _look_around(fetcher, page, known, looks, max_media)
         matcher = _Matcher(known, pdq_threshold, quality_floor)
         for look in looks.values():
-            if look.result is not None and look.seen is _Seen.SERVED:
-                if look is page and is_page(look.result):
-                    continue  # the page's HTML is not media; its media were looked at
-                matcher.match(look, look.result.body)
+            if look.result is None or look.seen is not _Seen.SERVED:
+                continue
+            if look is page and is_page(look.result):
+                continue  # the page's HTML is not media; its media were looked at
+            matcher.match(look, look.result.body)
     media = [look for look in looks.values() if look is not page]
     served = {hit["item"] for look in looks.values() for hit in look.hits}
     matched = [item.id for item in known if item.id in served]
@@ -211,6 +204,31 @@ def recheck(
         matched_items=matched,
         evidence=evidence,
     )
+
+
+def _look_around(
+    fetcher: Fetcher,
+    page: _Look,
+    known: Sequence[KnownItem],
+    looks: dict[str, _Look],
+    max_media: int,
+) -> list[str]:
+    """Fetch the page's media and each item's own URL into ``looks``, each URL once.
+
+    Returns the media URLs the page lists, up to one more than ``max_media``: the extra one is
+    not fetched, only noted in the evidence as "the page shows more than was checked".
+    """
+    listed: list[str] = []
+    if page.result is not None and page.seen is _Seen.SERVED and is_page(page.result):
+        listed = page_media(page.result, limit=max_media + 1)
+    wanted = [(url, "page_media") for url in listed[:max_media]]
+    wanted += [(item.url, "item") for item in known]
+    for url, role in wanted:
+        if url not in looks:
+            looks[url] = _look(fetcher, url, role)
+        elif role not in looks[url].roles:
+            looks[url].roles.append(role)
+    return listed
 
 
 def _decide(
@@ -253,6 +271,10 @@ def _look(fetcher: Fetcher, url: str, role: str) -> _Look:
     result = fetch_or_error(fetcher, url)
     if isinstance(result, TakedownError):
         seen, reason = _error_seen(result)
+        if role == "page" and isinstance(result, InvalidURL):
+            # A link on a page we cannot parse is not an item; the case's own URL we cannot
+            # parse says nothing about removal.
+            seen = _Seen.UNKNOWN
         return _Look(url, seen, reason, result.message, roles=[role])
     status = result.status
     if result.ok:
@@ -261,7 +283,7 @@ def _look(fetcher: Fetcher, url: str, role: str) -> _Look:
         seen, reason = _Seen.GONE, f"http_{status}"
     else:
         # 5xx, 408 and 429 are transient; other 4xx may be a bot wall or a geo-block.
-        seen, reason = _Seen.UNKNOWN, "server_error" if status >= 999 else f"http_{status}"
+        seen, reason = _Seen.UNKNOWN, "server_error" if status >= 500 else f"http_{status}"
     shown = result.final_url if result.redirects else url
     return _Look(url, seen, reason, f"{shown} answered HTTP {status}", result, roles=[role])
 

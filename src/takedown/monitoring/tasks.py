@@ -48,6 +48,8 @@ def recheck_case(ctx: JobContext, payload: dict[str, Any]) -> None:
         known,
         max_media=ctx.settings.capture_max_media_per_page,
         now=now,
+        pdq_threshold=ctx.settings.pdq_threshold,
+        quality_floor=ctx.settings.pdq_quality_floor,
     )
     case = cases.get_case(ctx.session, case_id)
     if not _due(case, payload.get("at")):

@@ -327,7 +327,9 @@ class WebhookSender:
         if not target.is_ip:
             extensions["sni_hostname"] = target.host
         pinned = target.url.copy_with(host=address)
-        request = httpx.Request("POST", pinned, headers=headers, content=body, extensions=extensions)
+        request = httpx.Request(
+            "POST", pinned, headers=headers, content=body, extensions=extensions
+        )
         with httpx.HTTPTransport(verify=self._ssl, trust_env=False) as transport:
             try:
                 response = transport.handle_request(request)

@@ -63,7 +63,9 @@ def build_email(
 ) -> EmailMessage:
     """The notice as a message ready for SMTP; ``date`` defaults to now."""
     msg = EmailMessage()
-    msg["From"] = Address(display_name=oneline(settings.hotline_name), addr_spec=settings.hotline_email)
+    msg["From"] = Address(
+        display_name=oneline(settings.hotline_name), addr_spec=settings.hotline_email
+    )
     msg["To"] = to if isinstance(to, str) else ", ".join(to)
     reply_to = content.reply_to or settings.hotline_email
     if reply_to != settings.hotline_email:

@@ -33,10 +33,8 @@ ANSWERS: Final = ("acknowledged", "removed", "cannot_act", "dispute")
 PROVIDER_KINDS: Final = frozenset({"notice", "renotice", "escalation", "domain_alert"})
 
 _MONTHS: Final = {
-    "en": "January February March April May June July August September October November "
-    "December",
-    "nl": "januari februari maart april mei juni juli augustus september oktober november "
-    "december",
+    "en": "January February March April May June July August September October November December",
+    "nl": "januari februari maart april mei juni juli augustus september oktober november december",
     "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
 }
 _WEEKDAYS: Final = {
@@ -70,7 +68,9 @@ class RenderedEmail:
 def _environment(*, html: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=html,
+        # Only the HTML part is markup; the subject and text/plain part are not (escaping
+        # them would show "&amp;" to the reader), and no HTML is ever made from them.
+        autoescape=html,  # noqa: S701
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

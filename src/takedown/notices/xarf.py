@@ -71,7 +71,9 @@ def validate_xarf(doc: dict[str, Any]) -> list[str]:
     """
     result = xarf.parse(doc, strict=False)
     errors = [f"{e.field}: {e.message}" if e.field else e.message for e in result.errors]
-    errors += [f"{name}: must never be sent in a CSAM report" for name in _NEVER_SENT if name in doc]
+    errors += [
+        f"{name}: must never be sent in a CSAM report" for name in _NEVER_SENT if name in doc
+    ]
     return errors
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import threading
 
 import click
@@ -13,7 +14,8 @@ from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
-from takedown.sandbox.world import SandboxWorld, Site, default_providers
+from takedown.sandbox.providers import default_providers
+from takedown.sandbox.world import SandboxWorld, Site
 
 
 @click.command("sandbox")
@@ -80,10 +82,22 @@ def sandbox_command(
         if report:
             _report(db, config.model_copy(update=world.settings_overrides()), sites)
         click.echo("\nRunning; Ctrl-C stops.")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("stopping the sandbox")
+        _wait_for_stop()
+        click.echo("stopping the sandbox")
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (how ``make run`` and service managers stop it)."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        # A timed wait, so the main thread gets to run the signal handler promptly.
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe(world: SandboxWorld, site: Site) -> str:

@@ -15,6 +15,12 @@ What "acting" is depends on who the organization is: a hosting provider or a par
 gets the file removed (the page answers 404); a registrar or registry suspends the name, which
 stops resolving. The effects themselves are the world's (``Effects``), so this module only
 decides what happens when.
+
+The demo's cast (``default_providers``): five hosting providers, one per behaviour plus one
+in Germany (``abroad.sandbox.test``, so routing forwards to the partner hotline), a registrar
+and a registry for ``.test`` that both suspend names when noticed (escalation), the partner
+hotline ``Sandbox Hotline DE`` (gets German content removed) and ``Sandbox Police NL`` (never
+answers by e-mail: police clear or hold cases in the console).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ ZONE: Final = "sandbox.test"
 _URL = re.compile(r"https?://[^\s<>\"'()\[\]]+", re.IGNORECASE)
 _ANSWER_PATH: Final = "/notices/answer/"
 _TRAILING = ".,;:!?"
+# A made-up IANA registrar id for the sandbox's registrar, shown beside its name in traces.
+SANDBOX_IANA_ID: Final = "9995"
 
 
 class Behaviour(StrEnum):
@@ -96,6 +104,78 @@ class Provider:
     def suspends(self) -> bool:
         """Whether acting means suspending the name (registrars, registries)."""
         return self.kind in (OrgKind.REGISTRAR, OrgKind.REGISTRY)
+
+
+def default_providers(delay: float = 30.0) -> tuple[Provider, ...]:
+    """The demo's organizations; simulated removals wait ``delay`` seconds."""
+    hosting = OrgKind.HOSTING_PROVIDER
+    return (
+        Provider(
+            "Sandbox Quick Hosting", "NL", Behaviour.QUICK, delay, hosting, "127.0.0.11", "quick"
+        ),
+        Provider(
+            "Sandbox Stubborn Hosting",
+            "NL",
+            Behaviour.AFTER_RENOTICE,
+            delay,
+            hosting,
+            "127.0.0.12",
+            "stubborn",
+        ),
+        Provider(
+            "Sandbox Silent Hosting", "NL", Behaviour.NEVER, 0, hosting, "127.0.0.13", "silent"
+        ),
+        Provider(
+            "Sandbox Answering Hosting",
+            "NL",
+            Behaviour.LINK,
+            delay,
+            hosting,
+            "127.0.0.14",
+            "answering",
+        ),
+        # Hosted abroad: routing forwards to the partner hotline, which gets it removed.
+        Provider(
+            "Sandbox Hosting DE", "DE", Behaviour.QUICK, delay, hosting, "127.0.0.15", "abroad"
+        ),
+        Provider("Sandbox Registrar", "NL", Behaviour.QUICK, delay, OrgKind.REGISTRAR),
+        Provider(
+            "Sandbox Registry", "NL", Behaviour.QUICK, delay, OrgKind.REGISTRY, tlds=("test",)
+        ),
+        Provider(
+            "Sandbox Hotline DE", "DE", Behaviour.QUICK, delay, OrgKind.HOTLINE, countries=("DE",)
+        ),
+        Provider("Sandbox Police NL", "NL", Behaviour.NEVER, 0, OrgKind.POLICE, countries=("NL",)),
+    )
+
+
+def registrar_rdap(registrar: Provider, domain: str) -> dict[str, Any]:
+    """An RDAP domain answer naming ``registrar``, shaped like a registry's (RFC 9083)."""
+
+    def vcard(*fields: list[Any]) -> list[Any]:
+        return ["vcard", [["version", {}, "text", "4.0"], *fields]]
+
+    abuse = {
+        "objectClassName": "entity",
+        "roles": ["abuse"],
+        "vcardArray": vcard(["fn", {}, "text", ""], ["email", {}, "text", registrar.abuse_email]),
+    }
+    return {
+        "objectClassName": "domain",
+        "ldhName": domain.upper(),
+        "status": ["active"],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": SANDBOX_IANA_ID,
+                "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": SANDBOX_IANA_ID}],
+                "vcardArray": vcard(["fn", {}, "text", registrar.name]),
+                "entities": [abuse],
+            }
+        ],
+        "rdapConformance": ["rdap_level_0"],
+    }
 
 
 class ReceivedNotice(Protocol):

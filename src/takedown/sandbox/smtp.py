@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -351,7 +351,7 @@ def parse_message(
     """Parse a message as the sink keeps it: text and HTML bodies, X-ARF attachments."""
     # SMTP carries CRLF line ends; the parsed texts use "\n", as Python strings do.
     unix = raw.replace(b"\r\n", b"\n")
-    message = cast(EmailMessage, email.message_from_bytes(unix, policy=email.policy.default))
+    message = email.message_from_bytes(unix, policy=email.policy.default)
     return ReceivedMessage(
         mail_from=mail_from,
         rcpt_tos=rcpt_tos,
@@ -376,7 +376,7 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     if part is None:
         return None
     with contextlib.suppress(LookupError, UnicodeError):
-        content = cast(EmailMessage, part).get_content()
+        content = part.get_content()
         return content if isinstance(content, str) else None
     return None
 
@@ -386,7 +386,7 @@ def _json_attachments(message: EmailMessage) -> list[dict[str, Any]]:
     for part in message.iter_attachments():
         if part.get_content_type() != "application/json":
             continue
-        payload = cast(EmailMessage, part).get_content()
+        payload = part.get_content()
         try:
             doc = json.loads(payload)
         except (ValueError, UnicodeError):

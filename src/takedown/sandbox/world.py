@@ -52,10 +52,11 @@ from takedown.sandbox.dns import AuthoritativeDnsServer
 from takedown.sandbox.images import CATALOGUE_SIZE, MEDIA_TYPE, sample_image
 from takedown.sandbox.providers import (
     ZONE,
-    Behaviour,
     Provider,
     ProviderAction,
     ProviderSimulator,
+    default_providers,
+    registrar_rdap,
 )
 from takedown.sandbox.rdap import RdapServer
 from takedown.sandbox.smtp import SmtpSink
@@ -69,53 +70,8 @@ KNOWN_BANK: Final = "sandbox-known"
 # The code the demo's "known" sample carries in the bank: what a real list entry would say.
 KNOWN_CLASSIFICATION: Final = "A1"
 ANSWER_TIMEOUT: Final = 10.0
-# IANA keeps 9994-9999 for tests and documentation-like use; the sandbox takes one.
-SANDBOX_IANA_ID: Final = "9995"
 NOTES: Final = "Simulated by the sandbox (takedown sandbox): {behaviour}. Not a real organization."
 ACTOR: Final = cli_principal("sandbox")
-
-
-def default_providers(delay: float = 30.0) -> tuple[Provider, ...]:
-    """The demo's organizations; simulated removals wait ``delay`` seconds."""
-    hosting = OrgKind.HOSTING_PROVIDER
-    return (
-        Provider(
-            "Sandbox Quick Hosting", "NL", Behaviour.QUICK, delay, hosting, "127.0.0.11", "quick"
-        ),
-        Provider(
-            "Sandbox Stubborn Hosting",
-            "NL",
-            Behaviour.AFTER_RENOTICE,
-            delay,
-            hosting,
-            "127.0.0.12",
-            "stubborn",
-        ),
-        Provider(
-            "Sandbox Silent Hosting", "NL", Behaviour.NEVER, 0, hosting, "127.0.0.13", "silent"
-        ),
-        Provider(
-            "Sandbox Answering Hosting",
-            "NL",
-            Behaviour.LINK,
-            delay,
-            hosting,
-            "127.0.0.14",
-            "answering",
-        ),
-        # Hosted abroad: routing forwards to the partner hotline, which gets it removed.
-        Provider(
-            "Sandbox Hosting DE", "DE", Behaviour.QUICK, delay, hosting, "127.0.0.15", "abroad"
-        ),
-        Provider("Sandbox Registrar", "NL", Behaviour.QUICK, delay, OrgKind.REGISTRAR),
-        Provider(
-            "Sandbox Registry", "NL", Behaviour.QUICK, delay, OrgKind.REGISTRY, tlds=("test",)
-        ),
-        Provider(
-            "Sandbox Hotline DE", "DE", Behaviour.QUICK, delay, OrgKind.HOTLINE, countries=("DE",)
-        ),
-        Provider("Sandbox Police NL", "NL", Behaviour.NEVER, 0, OrgKind.POLICE, countries=("NL",)),
-    )
 
 
 @dataclass(frozen=True)
@@ -398,8 +354,13 @@ class SandboxWorld:
         if not self._may_answer(answer_url):
             logger.warning("sandbox: not following answer link %s (not the hotline's)", answer_url)
             return
-        with httpx.Client(trust_env=False, timeout=ANSWER_TIMEOUT) as client:
-            response = client.post(answer_url, data={"kind": kind})
+        try:
+            with httpx.Client(trust_env=False, timeout=ANSWER_TIMEOUT) as client:
+                response = client.post(answer_url, data={"kind": kind})
+        except httpx.HTTPError as exc:
+            # The provider still acts; only its answer is lost, as a real one's might be.
+            logger.warning("sandbox: answer %s to %s failed: %s", kind, answer_url, exc)
+            return
         if response.is_error:
             logger.warning(
                 "sandbox: answer %s to %s: HTTP %s", kind, answer_url, response.status_code
@@ -420,35 +381,6 @@ def _quietly(stop: Callable[[], None]) -> None:
         stop()
     except Exception:
         logger.exception("a sandbox server failed to stop")
-
-
-def registrar_rdap(registrar: Provider, domain: str) -> dict[str, Any]:
-    """An RDAP domain answer naming ``registrar``, shaped like a registry's (RFC 9083)."""
-
-    def vcard(*fields: list[Any]) -> list[Any]:
-        return ["vcard", [["version", {}, "text", "4.0"], *fields]]
-
-    abuse = {
-        "objectClassName": "entity",
-        "roles": ["abuse"],
-        "vcardArray": vcard(["fn", {}, "text", ""], ["email", {}, "text", registrar.abuse_email]),
-    }
-    return {
-        "objectClassName": "domain",
-        "ldhName": domain.upper(),
-        "status": ["active"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": SANDBOX_IANA_ID,
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": SANDBOX_IANA_ID}],
-                "vcardArray": vcard(["fn", {}, "text", registrar.name]),
-                "entities": [abuse],
-            }
-        ],
-        "rdapConformance": ["rdap_level_0"],
-    }
 
 
 def _check_providers(providers: Iterable[Provider]) -> None:

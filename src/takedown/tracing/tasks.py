@@ -13,6 +13,7 @@ from takedown.cases import service as cases
 from takedown.cases.states import TRACEABLE
 from takedown.jobs import service as jobs
 from takedown.jobs.registry import JobContext, job_handler
+from takedown.notices.steps import advance
 from takedown.routing.service import route_case
 from takedown.tracing import service
 from takedown.tracing.build import tracer_for
@@ -46,6 +47,8 @@ def trace_case(ctx: JobContext, payload: dict[str, Any]) -> None:
     trace = service.store(ctx.session, case, outcome, now=now, attempt=attempt)
     if not outcome.status.retry:
         route_case(ctx.session, case, trace, settings=ctx.settings, now=now, actor=SYSTEM)
+        # Carry out the steps whose turn has come (police first, or the notices).
+        advance(ctx.session, case, settings=ctx.settings, now=now)
         return
     if attempt <= ctx.settings.trace_retry_limit:
         interval: timedelta = ctx.settings.trace_retry_interval
