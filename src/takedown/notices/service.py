@@ -84,7 +84,11 @@ def _items(session: Session, case: Case) -> list[NoticeItem]:
 
 
 def _detection(session: Session, case: Case) -> str:
-    items = [i for i in cases.items(session, case.id) if i.verdict is not ItemVerdict.UNKNOWN]
+    items = [
+        i
+        for i in cases.items(session, case.id)
+        if i.verdict in (ItemVerdict.KNOWN, ItemVerdict.CONFIRMED)
+    ]
     return "hash_match" if items and all(i.automatic for i in items) else "manual_review"
 
 
@@ -210,6 +214,20 @@ def create_notice(
     )
     jobs.enqueue(session, SEND_JOB, {"notice_id": str(notice_id)}, run_at=now)
     return notice
+
+
+def earlier_notice(
+    session: Session, case_id: uuid.UUID, kind: NoticeKind, org_id: uuid.UUID | None, org_name: str
+) -> Notice | None:
+    """A notice of ``kind`` to the same organization about the case that is out or going out.
+
+    A re-trace that finds the same host must not send the same notice twice.
+    """
+    for notice in case_notices(session, case_id):
+        same_org = notice.org_id == org_id if org_id is not None else notice.org_name == org_name
+        if notice.kind is kind and same_org and notice.status in OPEN | {NoticeStatus.SENT}:
+            return notice
+    return None
 
 
 def get_notice(session: Session, notice_id: uuid.UUID) -> Notice:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.cases import service as cases
@@ -54,6 +55,8 @@ def advance(session: Session, case: Case, *, settings: Settings, now: datetime) 
             continue
         _start(session, case, step, settings=settings, now=now)
         started.append(step)
+        if step.status is StepStatus.DONE:  # nothing left to do (done on an earlier route)
+            done.add(step.seq)
     return started
 
 
@@ -63,6 +66,9 @@ def _start(
     step.status = StepStatus.IN_PROGRESS
     step.updated_at = now
     if step.action is StepAction.POLICE_DECONFLICTION:
+        if _police_had_their_say(session, case, step):
+            step.status = StepStatus.DONE
+            return
         wait = timedelta(seconds=int(step.data.get("wait_seconds", 24 * 3600)))
         who = step.org_name or "police"
         cases.add_event(
@@ -81,18 +87,43 @@ def _start(
             run_at=now + wait,
         )
         return
+    kind = _NOTICE_KIND[step.action]
+    name = step.org_name or "the hosting organization"
+    earlier = notices.earlier_notice(session, case.id, kind, step.org_id, name)
+    if earlier is not None:
+        # The same organization already has this notice (the case was traced again).
+        step.status = StepStatus.DONE
+        step.data = step.data | {"notice": earlier.reference}
+        return
     org = session.get(Organization, step.org_id) if step.org_id else None
     notices.create_notice(
         session,
         case,
-        kind=_NOTICE_KIND[step.action],
+        kind=kind,
         org=org,
-        org_name=step.org_name or "the hosting organization",
+        org_name=name,
         country=step.country,
         settings=settings,
         now=now,
         step_id=step.id,
         fallback_email=step.data.get("abuse_email"),
+    )
+
+
+def _police_had_their_say(session: Session, case: Case, step: RouteStep) -> bool:
+    """Whether police already cleared (or let time out) this case on an earlier route."""
+    return (
+        session.scalar(
+            select(RouteStep.id)
+            .where(
+                RouteStep.case_id == case.id,
+                RouteStep.id != step.id,
+                RouteStep.action == StepAction.POLICE_DECONFLICTION,
+                RouteStep.status == StepStatus.DONE,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Response
 
 from takedown.auth.principal import Permission, Principal
 from takedown.cases import service as cases
+from takedown.cases.states import TRACEABLE
 from takedown.cases.visibility import check_staff
 from takedown.errors import NotFound
+from takedown.notices.steps import advance
 from takedown.routing import rules, service
 from takedown.routing.models import Route
 from takedown.routing.schemas import (
@@ -107,9 +109,12 @@ def reroute(
     state: State,
 ) -> RouteOut:
     """Decide the case's route again from its latest trace, under the rules in force now
-    (supervisors). Open steps of the previous route are superseded. No body."""
+    (supervisors). Open steps of the previous route are superseded, and the new route's steps
+    start (a notice already sent to the same organization is not sent again). No body."""
     check_staff(case_id, caller)
-    route = service.reroute(
-        session, case_id, settings=state.settings, now=state.clock.now(), actor=caller
-    )
+    now = state.clock.now()
+    route = service.reroute(session, case_id, settings=state.settings, now=now, actor=caller)
+    case = cases.get_case(session, case_id)
+    if case.state in TRACEABLE:
+        advance(session, case, settings=state.settings, now=now)
     return _route_out(session, route)
