@@ -53,22 +53,22 @@ def advance(session: Session, case: Case, *, settings: Settings, now: datetime) 
             continue
         if held and step.action is not StepAction.POLICE_DECONFLICTION:
             continue
-        _start(session, case, step, settings=settings, now=now)
         started.append(step)
-        if step.status is StepStatus.DONE:  # nothing left to do (done on an earlier route)
-            done.add(step.seq)
+        if _start(session, case, step, settings=settings, now=now):
+            done.add(step.seq)  # nothing left to do: it was done on an earlier route
     return started
 
 
 def _start(
     session: Session, case: Case, step: RouteStep, *, settings: Settings, now: datetime
-) -> None:
+) -> bool:
+    """Start a step; True when it is already done (police or this notice on an earlier route)."""
     step.status = StepStatus.IN_PROGRESS
     step.updated_at = now
     if step.action is StepAction.POLICE_DECONFLICTION:
         if _police_had_their_say(session, case, step):
             step.status = StepStatus.DONE
-            return
+            return True
         wait = timedelta(seconds=int(step.data.get("wait_seconds", 24 * 3600)))
         who = step.org_name or "police"
         cases.add_event(
@@ -86,7 +86,7 @@ def _start(
             {"case_id": str(case.id), "step_id": str(step.id)},
             run_at=now + wait,
         )
-        return
+        return False
     kind = _NOTICE_KIND[step.action]
     name = step.org_name or "the hosting organization"
     earlier = notices.earlier_notice(session, case.id, kind, step.org_id, name)
@@ -94,7 +94,7 @@ def _start(
         # The same organization already has this notice (the case was traced again).
         step.status = StepStatus.DONE
         step.data = step.data | {"notice": earlier.reference}
-        return
+        return True
     org = session.get(Organization, step.org_id) if step.org_id else None
     notices.create_notice(
         session,
@@ -108,6 +108,7 @@ def _start(
         step_id=step.id,
         fallback_email=step.data.get("abuse_email"),
     )
+    return False
 
 
 def _police_had_their_say(session: Session, case: Case, step: RouteStep) -> bool:
