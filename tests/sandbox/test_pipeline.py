@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from takedown.auth.principal import PUBLIC, Principal, cli_principal
 from takedown.cases.models import Case, CaseState
+from takedown.cases.schemas import CaseOut
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
@@ -181,6 +182,10 @@ def test_quick_removal_after_police_clear_is_seen_by_the_recheck(walk: Walk) -> 
     assert case.removed_at == NOW + walk.settings.recheck_first
     assert case.first_notice_at == NOW
     assert case.state is CaseState.CLOSED
+    shown = CaseOut.model_validate(case)
+    seconds = walk.settings.recheck_first.total_seconds()
+    assert shown.seconds_to_removal_from_report == seconds
+    assert shown.seconds_to_removal_from_notice == seconds
     walk.check_every_notice_is_xarf()
 
 

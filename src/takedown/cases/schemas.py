@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from takedown.cases.models import CaseState, ItemVerdict, Priority
 from takedown.intake.models import ContentKind, ReporterSource, SiteKind
@@ -27,6 +27,27 @@ class CaseOut(BaseModel):
     due_at: datetime
     report_count: int
     closed_at: datetime | None
+    first_notice_at: datetime | None
+    # Seen gone by a re-check (a provider's claim alone does not set it).
+    removed_at: datetime | None
+    # Escalated along the trace, or a notice refused or disputed: a supervisor should look.
+    escalated_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def seconds_to_removal_from_report(self) -> float | None:
+        """Time to removal as INHOPE counts it: from the first report."""
+        if self.removed_at is None:
+            return None
+        return (self.removed_at - self.first_reported_at).total_seconds()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def seconds_to_removal_from_notice(self) -> float | None:
+        """Time to removal as the IWF counts it: from the first notice."""
+        if self.removed_at is None or self.first_notice_at is None:
+            return None
+        return (self.removed_at - self.first_notice_at).total_seconds()
 
 
 class CaseReportOut(BaseModel):
