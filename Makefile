@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/takedown run
+	$(BIN)/takedown run --demo
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/trace.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from takedown.auth import service as auth
@@ -49,3 +50,13 @@ def user(database: Database, username: str = "ana", role: Role = Role.ANALYST) -
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def login(client: TestClient, database: Database, role: Role) -> dict[str, str]:
+    """Sign in a new user of ``role``; returns the headers carrying its CSRF token."""
+    signed_in = user(database, f"u-{role.value}", role)
+    response = client.post(
+        "/api/v1/auth/login", json={"username": signed_in.username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}

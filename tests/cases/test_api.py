@@ -13,17 +13,7 @@ from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
 from takedown.orgs.models import OrgKind
 from tests import factories
-from tests.factories import bearer
-
-
-def login(client: TestClient, database: Database, role: Role) -> dict[str, str]:
-    """Sign in a new user of ``role``; returns headers carrying the CSRF token."""
-    user = factories.user(database, f"u-{role.value}", role)
-    response = client.post(
-        "/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"X-CSRF-Token": response.json()["csrf_token"]}
+from tests.factories import bearer, login
 
 
 def report(client: TestClient, url: str, **extra: object) -> str:

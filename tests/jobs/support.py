@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -21,6 +24,18 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def start_runner(env: Mapping[str, str], folder: Path, log: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m takedown.jobs.runner`` in ``folder``; its output goes to ``folder/log``."""
+    with (folder / log).open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "takedown.jobs.runner"],
+            env=env,
+            cwd=folder,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def effects(database: Database) -> list[tuple[str, str, int]]:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from takedown.jobs.models import JobStatus
 from takedown.jobs.runner import run_worker
 from takedown.jobs.service import enqueue
 from takedown.jobs.worker import Worker
-from tests.jobs.support import effects, load, wait_until
+from tests.jobs.support import effects, load, start_runner, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2
@@ -47,14 +46,7 @@ def spawn(committed_jobs: Database, database_url: str, tmp_path: Path) -> Iterat
     }
 
     def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / f"worker-{len(processes)}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "takedown.jobs.runner"],
-                env=env,
-                cwd=tmp_path,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_runner(env, tmp_path, f"worker-{len(processes)}.log")
         processes.append(process)
         return process
 

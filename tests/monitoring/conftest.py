@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import shutil
-import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 from takedown.monitoring import GuardedFetcher, StaticResolver
+from tests.network import loopback_only
 
 from .support import LocalServer
 
@@ -22,24 +21,8 @@ FetcherFactory = Callable[..., GuardedFetcher]
 
 @pytest.fixture(autouse=True)
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every TCP connection the code under test opens; non-loopback ones are stopped.
-
-    A safety net, not the mechanism under test: if a guard had a hole, a refused address from
-    a test table (10.0.0.1, 8.8.8.8 ...) would otherwise be contacted for real. Patching the
-    socket module is the one place where a fake cannot stand in, because httpcore calls it
-    directly.
-    """
-    attempts: list[str] = []
-    real = socket.create_connection
-
-    def guarded(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        attempts.append(address[0])
-        if not ipaddress.ip_address(address[0]).is_loopback:
-            raise AssertionError(f"the test tried to connect to {address[0]}")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
-    return attempts
+    """Every TCP connection the code under test opens; non-loopback ones are stopped."""
+    return loopback_only(monkeypatch)
 
 
 @pytest.fixture

@@ -1,22 +1,34 @@
-"""Test data and a local webhook receiver for the notices tests.
+"""Test data, database factories and a local webhook receiver for the notices tests.
 
-All data is benign: hashes are of made-up bytes, hosts are under ``*.test`` and
-``example.com``. Nothing here can carry image data.
+All data is benign: hashes are of made-up bytes, hosts are under ``*.test``, ``example.com``
+and ``files.example``. Nothing here can carry image data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from takedown.config import Settings
-from takedown.notices.documents import NoticeContent, NoticeItem
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+from takedown.cases.models import CaseEvent, CaseItem, ItemVerdict
+from takedown.config import Settings
+from takedown.db.session import Database
+from takedown.notices import answers
+from takedown.notices import service as notices
+from takedown.notices.documents import NoticeContent, NoticeItem
+from takedown.notices.models import Notice, NoticeAnswer, NoticeKind, NoticeStatus
+from tests.factories import NOW
+from tests.orgs.support import directory_org
+from tests.routing.support import confirmed_case
+
 REFERENCE = "N-7KQ2M-9XD4A"
 ANSWER_URL = "http://127.0.0.1:8000/notices/answer/tok3n"
 
@@ -73,6 +85,93 @@ def content(**overrides: Any) -> NoticeContent:
     }
     values.update(overrides)
     return NoticeContent(**values)
+
+
+# -- in the database -------------------------------------------------------------------------
+
+ABUSE_EMAIL = "abuse@hosting.example"
+# The bytes a known item's hashes are made of: a benign test pattern, not an image.
+ITEM_DATA = b"a benign test pattern"
+ITEM_SHA256 = hashlib.sha256(ITEM_DATA).hexdigest()
+
+
+def known_item(session: Session, url: str, case_id: uuid.UUID, classification: str) -> CaseItem:
+    """A known item of the case, matched automatically, whose hashes are of ``ITEM_DATA``."""
+    row = CaseItem(
+        case_id=case_id,
+        url=url,
+        content_type="image/jpeg",
+        size=len(ITEM_DATA),
+        md5=hashlib.md5(ITEM_DATA, usedforsecurity=False).hexdigest(),
+        sha1=hashlib.sha1(ITEM_DATA, usedforsecurity=False).hexdigest(),
+        sha256=ITEM_SHA256,
+        verdict=ItemVerdict.KNOWN,
+        classification=classification,
+        automatic=True,
+        captured_at=NOW,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def new_notice(
+    session: Session,
+    settings: Settings,
+    *,
+    url: str = "http://files.example/album/1",
+    name: str = "Example Hosting",
+    classification: str | None = None,
+    now: datetime = NOW,
+    **org: Any,
+) -> Notice:
+    """A queued first notice to ``name`` about a new confirmed case at ``url``.
+
+    With a ``classification`` the case has one known item of that class; ``org`` takes any
+    of ``directory_org``'s fields (the abuse address is ``ABUSE_EMAIL`` unless given).
+    """
+    owner = directory_org(session, name, **({"abuse_email": ABUSE_EMAIL} | org))
+    case = confirmed_case(session, url)
+    if classification is not None:
+        known_item(session, url, case.id, classification)
+    return notices.create_notice(
+        session,
+        case,
+        kind=NoticeKind.NOTICE,
+        org=owner,
+        org_name=owner.name,
+        country="NL",
+        settings=settings,
+        now=now,
+    )
+
+
+def mark_sent(notice: Notice, at: datetime = NOW) -> Notice:
+    """``notice`` as if its first attempt delivered it at ``at``."""
+    notice.status, notice.sent_at, notice.attempts = NoticeStatus.SENT, at, 1
+    return notice
+
+
+def sent_notice(session: Session, settings: Settings, **options: Any) -> Notice:
+    """A first notice as ``new_notice`` makes it, sent at NOW."""
+    notice = mark_sent(new_notice(session, settings, **options))
+    session.flush()
+    return notice
+
+
+def saved_answers(database: Database, notice_id: uuid.UUID) -> Sequence[NoticeAnswer]:
+    """The answers stored for a notice, oldest first, read in a session of their own."""
+    with database.sessions() as session:
+        return answers.answers_of(session, notice_id)
+
+
+def events_of(session: Session, case_id: uuid.UUID, kind: str) -> list[CaseEvent]:
+    """The events of one ``kind`` on a case's timeline."""
+    query = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+    return list(session.scalars(query).all())
+
+
+# -- a webhook receiver ----------------------------------------------------------------------
 
 
 @dataclass

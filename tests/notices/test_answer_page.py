@@ -6,51 +6,29 @@ short ASCII strings. Nothing is fetched and no image is ever shown.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from takedown.audit.models import AuditRecord
-from takedown.cases.models import Case, CaseEvent, CaseItem, ItemVerdict
+from takedown.cases.models import Case, CaseEvent
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.jobs.models import Job
 from takedown.monitoring.schedule import RECHECK_JOB
-from takedown.notices import api as notices_api
 from takedown.notices import service as notices
-from takedown.notices import views as notices_views
-from takedown.notices.models import AnswerKind, NoticeAnswer, NoticeKind, NoticeStatus
+from takedown.notices.models import AnswerKind
 from takedown.web.app import create_app
 from tests.factories import NOW
-from tests.orgs.support import directory_org
-from tests.routing.support import confirmed_case
+from tests.notices.support import ITEM_SHA256, events_of, saved_answers, sent_notice
 
 HOSTILE = "<script>alert(1)</script>"
-SHA256 = hashlib.sha256(b"example item").hexdigest()
-
-
-def _with_notices(app: FastAPI) -> FastAPI:
-    paths = {r.path for r in app.routes if isinstance(r, APIRoute)}
-    if "/api/v1/notices/{reference}" not in paths:
-        app.include_router(notices_api.router)
-    if "/notices/answer/{token}" not in paths:
-        app.include_router(notices_views.public_router)
-    return app
-
-
-@pytest.fixture
-def app(settings: Settings, database: Database, clock: FrozenClock) -> FastAPI:
-    """The test app with the notices routers, whether or not the factory registers them yet."""
-    return _with_notices(create_app(settings, database=database, clock=clock))
 
 
 @dataclass(frozen=True)
@@ -69,46 +47,9 @@ def sent(
 ) -> Link:
     """A sent notice to ``name`` about ``url`` with one known item; returns its link's path."""
     with database.transaction() as session:
-        org = directory_org(session, name, abuse_email="abuse@hosting.example")
-        case = confirmed_case(session, url)
-        session.add(
-            CaseItem(
-                case_id=case.id,
-                url="http://files.example/a/1.jpg",
-                content_type="image/jpeg",
-                size=1000,
-                width=None,
-                height=None,
-                md5=hashlib.md5(b"example item").hexdigest(),  # noqa: S324 - a notice field
-                sha1=hashlib.sha1(b"example item").hexdigest(),  # noqa: S324 - a notice field
-                sha256=SHA256,
-                pdq=None,
-                pdq_quality=None,
-                verdict=ItemVerdict.KNOWN,
-                classification="B2",
-                captured_at=NOW,
-            )
-        )
-        session.flush()
-        notice = notices.create_notice(
-            session,
-            case,
-            kind=NoticeKind.NOTICE,
-            org=org,
-            org_name=org.name,
-            country="NL",
-            settings=settings,
-            now=NOW,
-        )
-        notice.status, notice.sent_at, notice.attempts = NoticeStatus.SENT, NOW, 1
+        notice = sent_notice(session, settings, url=url, name=name, classification="B2")
         token = notices.notice_token(settings, notice.id)
-        return Link(case.id, notice.id, notice.reference, f"/notices/answer/{token}")
-
-
-def _answers(database: Database, notice_id: uuid.UUID) -> list[NoticeAnswer]:
-    with database.sessions() as session:
-        query = select(NoticeAnswer).where(NoticeAnswer.notice_id == notice_id)
-        return list(session.scalars(query).all())
+        return Link(notice.case_id, notice.id, notice.reference, f"/notices/answer/{token}")
 
 
 def test_the_page_shows_the_notice_and_never_links_or_loads_the_content(
@@ -120,7 +61,7 @@ def test_the_page_shows_the_notice_and_never_links_or_loads_the_content(
     page = response.text
     assert link.reference in page
     assert "<code>http://files.example/a/1</code>" in page
-    assert SHA256 in page
+    assert ITEM_SHA256 in page
     assert "B2" in page
     assert "2026-11-23 09:00 UTC" in page  # the deadline, 24 hours after sending
     assert 'href="http://files.example' not in page
@@ -162,14 +103,10 @@ def test_each_answer_by_link_goes_on_the_timeline_and_the_audit_log(
     assert thanks.status_code == 200
     assert AnswerKind(kind).label in thanks.text
     assert thanks.headers["cache-control"] == "no-store"
-    [answer] = _answers(database, link.notice_id)
+    [answer] = saved_answers(database, link.notice_id)
     assert (answer.kind.value, answer.reason, answer.via) == (kind, reason, "link")
     with database.sessions() as session:
-        event = session.scalars(
-            select(CaseEvent).where(
-                CaseEvent.case_id == link.case_id, CaseEvent.kind == "notice_answered"
-            )
-        ).one()
+        [event] = events_of(session, link.case_id, "notice_answered")
         audit = session.scalars(
             select(AuditRecord).where(AuditRecord.action == "notice.answer")
         ).one()
@@ -200,7 +137,7 @@ def test_cannot_act_without_a_reason_shows_the_error_beside_the_field(
     assert 'id="reason-error"' in response.text
     assert re.search(r'value="cannot_act" required\s+checked', response.text)  # kept
     assert response.headers["cache-control"] == "no-store"
-    assert _answers(database, link.notice_id) == []
+    assert saved_answers(database, link.notice_id) == []
 
 
 def test_no_choice_or_an_unknown_one_is_a_form_error(
@@ -211,7 +148,7 @@ def test_no_choice_or_an_unknown_one_is_a_form_error(
         response = client.post(link.path, data=data)
         assert response.status_code == 422
         assert 'id="kind-error"' in response.text
-    assert _answers(database, link.notice_id) == []
+    assert saved_answers(database, link.notice_id) == []
 
 
 def test_a_reason_is_redisplayed_escaped(
@@ -236,7 +173,7 @@ def test_an_expired_link_is_404_and_answers_nothing(
     assert response.headers["cache-control"] == "no-store"
     posted = client.post(link.path, data={"kind": "removed"})
     assert posted.status_code == 404
-    assert _answers(database, link.notice_id) == []
+    assert saved_answers(database, link.notice_id) == []
 
 
 @pytest.mark.parametrize(
@@ -256,8 +193,8 @@ def test_a_link_answers_only_its_own_notice(
     other = sent(database, settings, url="http://files.example/other", name="Other Hosting")
     response = client.post(other.path, data={"kind": "removed"}, follow_redirects=False)
     assert response.status_code == 303
-    assert _answers(database, mine.notice_id) == []
-    assert [a.kind for a in _answers(database, other.notice_id)] == [AnswerKind.REMOVED]
+    assert saved_answers(database, mine.notice_id) == []
+    assert [a.kind for a in saved_answers(database, other.notice_id)] == [AnswerKind.REMOVED]
     # The thank-you page of a link shows its own notice only.
     assert mine.reference not in client.get(f"{other.path}/thanks").text
 
@@ -269,7 +206,7 @@ def test_a_double_submission_records_one_answer(
     data = {"kind": "dispute", "reason": "Not hosted here."}
     for _ in range(2):
         assert client.post(link.path, data=data, follow_redirects=False).status_code == 303
-    assert len(_answers(database, link.notice_id)) == 1
+    assert len(saved_answers(database, link.notice_id)) == 1
     with database.sessions() as session:
         events = session.scalars(select(CaseEvent).where(CaseEvent.kind == "notice_answered")).all()
     assert len(events) == 1
@@ -279,7 +216,7 @@ def test_the_link_is_rate_limited_like_the_report_form(
     settings: Settings, database: Database, clock: FrozenClock
 ) -> None:
     limited = settings.model_copy(update={"public_rate_limit": 2})
-    app = _with_notices(create_app(limited, database=database, clock=clock))
+    app = create_app(limited, database=database, clock=clock)
     link = sent(database, settings)
     with TestClient(app) as client:
         assert client.get(link.path).status_code == 200
@@ -287,7 +224,7 @@ def test_the_link_is_rate_limited_like_the_report_form(
         response = client.post(link.path, data={"kind": "dispute", "reason": "kept"})
     assert response.status_code == 429
     assert "kept" in response.text  # what was typed is not lost
-    assert _answers(database, link.notice_id) == []
+    assert saved_answers(database, link.notice_id) == []
 
 
 def test_a_notice_of_a_closed_case_can_still_be_answered(
@@ -299,4 +236,4 @@ def test_a_notice_of_a_closed_case_can_still_be_answered(
         case.removed_at = case.closed_at = NOW + timedelta(hours=1)
     response = client.post(link.path, data={"kind": "removed"}, follow_redirects=False)
     assert response.status_code == 303
-    assert len(_answers(database, link.notice_id)) == 1
+    assert len(saved_answers(database, link.notice_id)) == 1

@@ -12,17 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.audit.models import AuditRecord
-from takedown.cases.models import Case, CaseEvent, CaseState
+from takedown.auth.principal import Principal
+from takedown.cases.models import Case, CaseState
 from takedown.config import Settings
 from takedown.errors import ValidationFailed
 from takedown.jobs.models import Job
 from takedown.monitoring.schedule import RECHECK_JOB
 from takedown.notices import answers
-from takedown.notices import service as notices
-from takedown.notices.models import AnswerKind, Notice, NoticeAnswer, NoticeKind, NoticeStatus
+from takedown.notices.models import AnswerKind, Notice, NoticeAnswer
 from tests.factories import ACTOR, NOW
-from tests.orgs.support import directory_org
-from tests.routing.support import confirmed_case
+from tests.notices.support import events_of, sent_notice
 
 REASONS = {
     AnswerKind.ACKNOWLEDGED: "",
@@ -32,37 +31,18 @@ REASONS = {
 }
 
 
-def sent_notice(session: Session, settings: Settings) -> Notice:
-    """A first notice to Example Hosting about a confirmed case, as if it went out at NOW."""
-    org = directory_org(session, abuse_email="abuse@hosting.example")
-    case = confirmed_case(session, "http://files.example/album/1")
-    notice = notices.create_notice(
-        session,
-        case,
-        kind=NoticeKind.NOTICE,
-        org=org,
-        org_name=org.name,
-        country="NL",
-        settings=settings,
-        now=NOW,
-    )
-    notice.status, notice.sent_at, notice.attempts = NoticeStatus.SENT, NOW, 1
-    session.flush()
-    return notice
-
-
-def _answers(session: Session, notice: Notice) -> list[NoticeAnswer]:
-    return list(
-        session.scalars(select(NoticeAnswer).where(NoticeAnswer.notice_id == notice.id)).all()
-    )
-
-
-def _events(session: Session, case_id: object, kind: str) -> list[CaseEvent]:
-    return list(
-        session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
-        ).all()
-    )
+def answer(
+    db: Session,
+    notice: Notice,
+    kind: AnswerKind,
+    *,
+    at: datetime = NOW,
+    reason: str = "",
+    via: answers.Via = "api",
+    actor: Principal | str = ACTOR,
+) -> NoticeAnswer:
+    """``record_answer`` with what most tests leave as is: no reason, by API, at NOW."""
+    return answers.record_answer(db, notice, kind, reason=reason, via=via, actor=actor, now=at)
 
 
 def _rechecks(session: Session) -> list[Job]:
@@ -80,7 +60,7 @@ def test_each_answer_goes_on_the_timeline_and_the_audit_log(
     )
     assert (row.kind, row.via, row.actor, row.at) == (kind, "api", ACTOR.label, at)
     assert (notice.answer, notice.answered_at) == (kind, at)
-    [event] = _events(db, notice.case_id, "notice_answered")
+    [event] = events_of(db, notice.case_id, "notice_answered")
     assert event.message == f"Example Hosting answered {notice.reference}: {kind.label.lower()}"
     assert event.data["kind"] == kind.value
     assert event.data["reason"] == REASONS[kind]
@@ -95,15 +75,7 @@ def test_removed_brings_the_recheck_forward_and_does_not_mark_the_case_removed(
 ) -> None:
     notice = sent_notice(db, settings)
     at = NOW + timedelta(minutes=30)
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.REMOVED,
-        reason="",
-        via="link",
-        actor=answers.link_actor(notice),
-        now=at,
-    )
+    answer(db, notice, AnswerKind.REMOVED, at=at, via="link", actor=answers.link_actor(notice))
     case = db.get_one(Case, notice.case_id)
     assert case.removed_at is None
     assert case.state is CaseState.CONFIRMED
@@ -114,15 +86,7 @@ def test_removed_brings_the_recheck_forward_and_does_not_mark_the_case_removed(
 def test_cannot_act_brings_the_recheck_forward_too(db: Session, settings: Settings) -> None:
     notice = sent_notice(db, settings)
     at = NOW + timedelta(hours=3)
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.CANNOT_ACT,
-        reason="Not our customer.",
-        via="api",
-        actor=ACTOR,
-        now=at,
-    )
+    answer(db, notice, AnswerKind.CANNOT_ACT, at=at, reason="Not our customer.")
     assert db.get_one(Case, notice.case_id).next_recheck_at == at
     assert any(j.run_at == at for j in _rechecks(db))
 
@@ -130,15 +94,7 @@ def test_cannot_act_brings_the_recheck_forward_too(db: Session, settings: Settin
 def test_acknowledged_changes_no_schedule(db: Session, settings: Settings) -> None:
     notice = sent_notice(db, settings)
     before = db.get_one(Case, notice.case_id).next_recheck_at
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.ACKNOWLEDGED,
-        reason="",
-        via="api",
-        actor=ACTOR,
-        now=NOW + timedelta(hours=1),
-    )
+    answer(db, notice, AnswerKind.ACKNOWLEDGED, at=NOW + timedelta(hours=1))
     case = db.get_one(Case, notice.case_id)
     assert case.next_recheck_at == before
     assert case.escalated_at is None
@@ -147,30 +103,14 @@ def test_acknowledged_changes_no_schedule(db: Session, settings: Settings) -> No
 def test_a_dispute_flags_the_case_for_a_supervisor(db: Session, settings: Settings) -> None:
     notice = sent_notice(db, settings)
     at = NOW + timedelta(hours=1)
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.DISPUTE,
-        reason=REASONS[AnswerKind.DISPUTE],
-        via="api",
-        actor=ACTOR,
-        now=at,
-    )
+    answer(db, notice, AnswerKind.DISPUTE, at=at, reason=REASONS[AnswerKind.DISPUTE])
     case = db.get_one(Case, notice.case_id)
     assert case.escalated_at == at
-    [flag] = _events(db, case.id, "escalated")
+    [flag] = events_of(db, case.id, "escalated")
     assert flag.data["supervisor"] is True
     assert "disputes" in flag.message
     # A second dispute keeps the first flag's time.
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.DISPUTE,
-        reason="Still not ours.",
-        via="api",
-        actor=ACTOR,
-        now=at + timedelta(hours=1),
-    )
+    answer(db, notice, AnswerKind.DISPUTE, at=at + timedelta(hours=1), reason="Still not ours.")
     assert db.get_one(Case, notice.case_id).escalated_at == at
 
 
@@ -182,9 +122,9 @@ def test_cannot_act_and_dispute_need_a_reason(
     notice = sent_notice(db, settings)
     with pytest.raises(ValidationFailed, match="reason"):
         answers.record_answer(db, notice, kind, reason=reason, via="api", actor=ACTOR, now=NOW)
-    assert _answers(db, notice) == []
+    assert answers.answers_of(db, notice.id) == []
     assert notice.answer is None
-    assert _events(db, notice.case_id, "notice_answered") == []
+    assert events_of(db, notice.case_id, "notice_answered") == []
 
 
 def test_a_reason_is_at_most_5000_characters(db: Session, settings: Settings) -> None:
@@ -203,27 +143,14 @@ def test_the_same_answer_twice_within_seconds_is_one_answer(
     db: Session, settings: Settings
 ) -> None:
     notice = sent_notice(db, settings)
-    first = answers.record_answer(
-        db,
-        notice,
-        AnswerKind.REMOVED,
-        reason="",
-        via="link",
-        actor="Example Hosting (answer link)",
-        now=NOW,
-    )
-    again = answers.record_answer(
-        db,
-        notice,
-        AnswerKind.REMOVED,
-        reason="",
-        via="link",
-        actor="Example Hosting (answer link)",
-        now=NOW + timedelta(seconds=2),
+    link = answers.link_actor(notice)
+    first = answer(db, notice, AnswerKind.REMOVED, via="link", actor=link)
+    again = answer(
+        db, notice, AnswerKind.REMOVED, at=NOW + timedelta(seconds=2), via="link", actor=link
     )
     assert again.id == first.id
-    assert len(_answers(db, notice)) == 1
-    assert len(_events(db, notice.case_id, "notice_answered")) == 1
+    assert len(answers.answers_of(db, notice.id)) == 1
+    assert len(events_of(db, notice.case_id, "notice_answered")) == 1
 
 
 def test_a_different_or_later_answer_is_a_new_answer(db: Session, settings: Settings) -> None:
@@ -252,8 +179,8 @@ def test_answers_about_a_removed_and_closed_case_are_still_recorded(
     jobs_before = len(_rechecks(db))
     at = NOW + timedelta(hours=2)
     answers.record_answer(db, notice, AnswerKind.REMOVED, reason="", via="api", actor=ACTOR, now=at)
-    assert [a.kind for a in _answers(db, notice)] == [AnswerKind.REMOVED]
-    assert len(_events(db, case.id, "notice_answered")) == 1
+    assert [a.kind for a in answers.answers_of(db, notice.id)] == [AnswerKind.REMOVED]
+    assert len(events_of(db, case.id, "notice_answered")) == 1
     assert case.next_recheck_at is None
     assert len(_rechecks(db)) == jobs_before
 
@@ -262,15 +189,7 @@ def test_staff_recording_an_answer_are_named_on_the_timeline(
     db: Session, settings: Settings
 ) -> None:
     notice = sent_notice(db, settings)
-    answers.record_answer(
-        db,
-        notice,
-        AnswerKind.REMOVED,
-        reason="Said so on the phone.",
-        via="staff",
-        actor=ACTOR,
-        now=NOW,
-    )
-    [event] = _events(db, notice.case_id, "notice_answered")
+    answer(db, notice, AnswerKind.REMOVED, reason="Said so on the phone.", via="staff")
+    [event] = events_of(db, notice.case_id, "notice_answered")
     assert event.message.endswith(f"(recorded by {ACTOR.label})")
     assert event.actor == ACTOR.label

@@ -9,8 +9,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,29 +20,13 @@ from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.jobs.models import Job
 from takedown.monitoring.schedule import RECHECK_JOB
-from takedown.notices import api as notices_api
-from takedown.notices import service as notices
-from takedown.notices import views as notices_views
-from takedown.notices.models import AnswerKind, NoticeAnswer, NoticeKind, NoticeStatus
+from takedown.notices.models import AnswerKind, NoticeStatus
 from takedown.orgs import service as orgs
-from takedown.web.app import create_app
-from tests.factories import ACTOR, NOW, bearer
-from tests.orgs.support import directory_org, staff_headers
-from tests.routing.support import confirmed_case
+from takedown.orgs.models import Organization
+from tests.factories import ACTOR, NOW, bearer, login
+from tests.notices.support import events_of, mark_sent, new_notice, saved_answers
 
 ANSWER = ("notices:answer",)
-
-
-@pytest.fixture
-def app(settings: Settings, database: Database, clock: FrozenClock) -> FastAPI:
-    """The test app with the notices routers, whether or not the factory registers them yet."""
-    app = create_app(settings, database=database, clock=clock)
-    paths = {r.path for r in app.routes if isinstance(r, APIRoute)}
-    if "/api/v1/notices/{reference}" not in paths:
-        app.include_router(notices_api.router)
-    if "/notices/answer/{token}" not in paths:
-        app.include_router(notices_views.public_router)
-    return app
 
 
 @dataclass(frozen=True)
@@ -65,29 +47,16 @@ def sent(
 ) -> Sent:
     """A notice to ``name`` (with a key of ``scopes``) about a new case, sent at NOW."""
     with database.transaction() as session:
-        org = directory_org(session, name, abuse_email="abuse@hosting.example")
-        key, _ = orgs.create_key(session, ACTOR, org, scopes=scopes, now=NOW)
-        case = confirmed_case(session, f"http://files.example/{uuid.uuid4().hex}")
-        notice = notices.create_notice(
-            session,
-            case,
-            kind=NoticeKind.NOTICE,
-            org=org,
-            org_name=org.name,
-            country="NL",
-            settings=settings,
-            now=NOW,
+        notice = new_notice(
+            session, settings, url=f"http://files.example/{uuid.uuid4().hex}", name=name
         )
         if status is NoticeStatus.SENT:
-            notice.sent_at, notice.attempts = NOW, 1
-        notice.status = status
-        return Sent(case.id, notice.id, notice.reference, key)
-
-
-def _answers(database: Database, notice_id: uuid.UUID) -> list[NoticeAnswer]:
-    with database.sessions() as session:
-        query = select(NoticeAnswer).where(NoticeAnswer.notice_id == notice_id)
-        return list(session.scalars(query).all())
+            mark_sent(notice)
+        else:
+            notice.status = status
+        org = session.get_one(Organization, notice.org_id)
+        key, _ = orgs.create_key(session, ACTOR, org, scopes=scopes, now=NOW)
+        return Sent(notice.case_id, notice.id, notice.reference, key)
 
 
 def test_an_organization_reads_its_notice(
@@ -127,11 +96,7 @@ def test_each_answer_by_api_goes_on_the_timeline_and_the_audit_log(
     assert response.json()["answer"] == kind
     assert response.json()["answers"][0]["via"] == "api"
     with database.sessions() as session:
-        event = session.scalars(
-            select(CaseEvent).where(
-                CaseEvent.case_id == notice.case_id, CaseEvent.kind == "notice_answered"
-            )
-        ).one()
+        [event] = events_of(session, notice.case_id, "notice_answered")
         audit = session.scalars(
             select(AuditRecord).where(AuditRecord.action == "notice.answer")
         ).one()
@@ -168,7 +133,7 @@ def test_cannot_act_without_a_reason_is_422_and_saves_nothing(
     )
     assert response.status_code == 422
     assert "reason" in response.json()["detail"]
-    assert _answers(database, notice.notice_id) == []
+    assert saved_answers(database, notice.notice_id) == []
 
 
 def test_an_unknown_kind_or_too_long_reason_is_422(
@@ -179,7 +144,7 @@ def test_an_unknown_kind_or_too_long_reason_is_422(
     for body in ({"kind": "deleted"}, {"kind": "dispute", "reason": "x" * 5001}):
         response = client.post(url, json=body, headers=bearer(notice.key))
         assert response.status_code == 422, body
-    assert _answers(database, notice.notice_id) == []
+    assert saved_answers(database, notice.notice_id) == []
 
 
 def test_another_organizations_key_gets_404_as_for_an_unknown_reference(
@@ -195,7 +160,7 @@ def test_another_organizations_key_gets_404_as_for_an_unknown_reference(
         headers=bearer(other.key),
     )
     assert response.status_code == 404
-    assert _answers(database, mine.notice_id) == []
+    assert saved_answers(database, mine.notice_id) == []
 
 
 def test_a_key_without_the_scope_gets_403(
@@ -228,7 +193,7 @@ def test_staff_list_a_cases_notices_with_their_answers(
         json={"kind": "acknowledged"},
         headers=bearer(notice.key),
     )
-    headers = staff_headers(client, database, Role.ANALYST)
+    headers = login(client, database, Role.ANALYST)
     response = client.get(f"/api/v1/cases/{notice.case_id}/notices", headers=headers)
     assert response.status_code == 200, response.text
     [item] = response.json()["items"]
@@ -253,7 +218,7 @@ def test_staff_record_an_answer_that_came_by_phone(
     client: TestClient, database: Database, settings: Settings
 ) -> None:
     notice = sent(database, settings)
-    headers = staff_headers(client, database, Role.ANALYST)
+    headers = login(client, database, Role.ANALYST)
     response = client.post(
         f"/api/v1/notices/{notice.reference}/answers",
         json={"kind": "removed", "reason": "Their abuse desk called at 10:05."},
@@ -273,7 +238,7 @@ def test_police_cannot_record_answers(
     client: TestClient, database: Database, settings: Settings
 ) -> None:
     notice = sent(database, settings)
-    headers = staff_headers(client, database, Role.POLICE)
+    headers = login(client, database, Role.POLICE)
     response = client.post(
         f"/api/v1/notices/{notice.reference}/answers",
         json={"kind": "removed"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import socket
@@ -27,6 +26,7 @@ from takedown.notices.message import build_email, make_message_id
 from takedown.notices.render import render_email
 from takedown.notices.xarf import build_xarf
 from takedown.sandbox.smtp import SmtpSink
+from tests.network import loopback_only
 
 from .support import NOW, REFERENCE, HookServer, content, settings
 
@@ -42,17 +42,7 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     A safety net for the address guard tests: were the guard broken, a refused address would
     otherwise be contacted for real.
     """
-    attempts: list[str] = []
-    real = socket.create_connection
-
-    def guarded(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        attempts.append(address[0])
-        if not ipaddress.ip_address(address[0]).is_loopback:
-            raise AssertionError(f"the test tried to connect to {address[0]}")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
-    return attempts
+    return loopback_only(monkeypatch)
 
 
 @pytest.fixture

@@ -5,24 +5,18 @@ Organizations are fictional and URLs are example URLs; the items are hashes only
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from takedown.cases.models import Case, CaseItem, ItemVerdict
+from takedown.cases.models import Case
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
@@ -33,14 +27,13 @@ from takedown.jobs.worker import Worker
 from takedown.monitoring.schedule import RECHECK_JOB
 from takedown.notices import service as notices
 from takedown.notices.channels import verify_signature
-from takedown.notices.models import Notice, NoticeKind, NoticeStatus
+from takedown.notices.models import Notice, NoticeStatus
 from takedown.notices.xarf import validate_xarf
 from takedown.police.models import Hold
 from takedown.sandbox.smtp import SmtpSink
 from tests.factories import NOW
-from tests.jobs.support import wait_until
-from tests.orgs.support import directory_org
-from tests.routing.support import confirmed_case
+from tests.jobs.support import start_runner, wait_until
+from tests.notices.support import HookServer, new_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a-webhook-secret-of-enough-length"
@@ -59,45 +52,13 @@ def mail_settings(settings: Settings, sink: SmtpSink) -> Settings:
     )
 
 
-def add_item(session: Session, case: Case) -> None:
-    data = b"a benign test pattern"
-    session.add(
-        CaseItem(
-            case_id=case.id,
-            url=case.url,
-            content_type="image/jpeg",
-            size=len(data),
-            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-            sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
-            sha256=hashlib.sha256(data).hexdigest(),
-            verdict=ItemVerdict.KNOWN,
-            classification="A1",
-            automatic=True,
-            captured_at=NOW,
-        )
-    )
-    session.flush()
-
-
 def queue_notice(
     database: Database, settings: Settings, now: datetime = NOW, **org: Any
 ) -> tuple[str, str]:
     """A confirmed case with one known item and a queued notice; (notice id, case id)."""
     with database.transaction() as session:
-        owner = directory_org(session, **({"abuse_email": "abuse@hosting.example"} | org))
-        case = confirmed_case(session, "http://files.example/album/1")
-        add_item(session, case)
-        notice = notices.create_notice(
-            session,
-            case,
-            kind=NoticeKind.NOTICE,
-            org=owner,
-            org_name=owner.name,
-            country="NL",
-            settings=settings,
-            now=now,
-        )
-        return str(notice.id), str(case.id)
+        notice = new_notice(session, settings, classification="A1", now=now, **org)
+        return str(notice.id), str(notice.case_id)
 
 
 def worker(database: Database, settings: Settings, clock: FrozenClock | None = None) -> Worker:
@@ -210,44 +171,21 @@ def test_a_police_hold_keeps_the_notice_back(
     assert sink.messages() == []
 
 
-class Receiver(ThreadingHTTPServer):
-    """A provider's webhook endpoint on loopback that keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 def test_a_webhook_notice_is_signed_and_carries_the_xarf(
     database: Database, settings: Settings
 ) -> None:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
-    thread.start()
+    receiver = HookServer().start()
     try:
-        where = f"127.0.0.1:{receiver.server_port}"
+        where = f"127.0.0.1:{receiver.port}"
         hooked = settings.model_copy(update={"fetch_allow_hosts": [where]})
         notice_id, _ = queue_notice(
             database, hooked, webhook_url=f"http://{where}/takedown", webhook_secret=SECRET
         )
         assert worker(database, hooked).run_once()
     finally:
-        receiver.shutdown()
-        receiver.server_close()
-    [(headers, body)] = receiver.received
+        receiver.close()
+    [received] = receiver.answers.received
+    headers, body = received.headers, received.body
     notice = load(database, notice_id)
     assert notice.status is NoticeStatus.SENT
     assert headers["Idempotency-Key"] == str(notice.id)
@@ -278,14 +216,7 @@ def test_killing_the_worker_mid_send_never_sends_a_second_notice(
         "TAKEDOWN_JOB_LEASE_SECONDS": "2",
         "TAKEDOWN_WORKER_POLL_SECONDS": "0.1",
     }
-    with (tmp_path / "worker.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "takedown.jobs.runner"],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_runner(env, tmp_path, "worker.log")
     try:
         wait_until(lambda: len(sink.messages()) == 1, 60, "the worker to start sending")
         process.kill()

@@ -1,7 +1,7 @@
 """Helpers for directory tests, also meant for other domains' tests (tracing, routing).
 
-``directory_org`` adds an organization with identifiers in one call; ``staff_headers`` signs
-a staff user in through the API. Addresses and names are from the documentation ranges
+``directory_org`` adds an organization with identifiers in one call (``tests.factories.login``
+signs a staff user in through the API). Addresses and names are from the documentation ranges
 (RFC 5737, RFC 3849, RFC 5398 ASNs, RFC 2606 names), so nothing here points at a real network.
 """
 
@@ -10,15 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from takedown.auth.models import Role
-from takedown.db.session import Database
 from takedown.orgs import service as orgs
 from takedown.orgs.api import router
 from takedown.orgs.models import Organization, OrgKind
-from tests import factories
 from tests.factories import ACTOR, NOW
 
 # Documentation address space and AS numbers.
@@ -45,13 +41,3 @@ def with_orgs_api(app: FastAPI) -> FastAPI:
     if not any(getattr(r, "path", "").startswith("/api/v1/orgs") for r in app.routes):
         app.include_router(router)
     return app
-
-
-def staff_headers(client: TestClient, database: Database, role: Role) -> dict[str, str]:
-    """Sign in a new user of ``role``; returns the headers with its CSRF token."""
-    user = factories.user(database, f"u-{role.value}", role)
-    response = client.post(
-        "/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"X-CSRF-Token": response.json()["csrf_token"]}

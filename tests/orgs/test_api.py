@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from takedown.auth.models import Role
 from takedown.db.session import Database
 from tests import factories
-from tests.factories import bearer
+from tests.factories import bearer, login
 
-from .support import NET_A, staff_headers
+from .support import NET_A
 
 SECRET = "a-webhook-secret-nobody-reads"
 HOST: dict[str, object] = {
@@ -28,7 +28,7 @@ HOST: dict[str, object] = {
 
 @pytest.fixture
 def admin(orgs_client: TestClient, database: Database) -> TestClient:
-    orgs_client.headers.update(staff_headers(orgs_client, database, Role.ADMIN))
+    orgs_client.headers.update(login(orgs_client, database, Role.ADMIN))
     return orgs_client
 
 
@@ -48,16 +48,16 @@ def test_reading_needs_staff_with_orgs_read(orgs_client: TestClient, database: D
     assert (
         orgs_client.get("/api/v1/orgs/lookup?ip=192.0.2.1", headers=bearer(key)).status_code == 403
     )
-    staff_headers(orgs_client, database, Role.POLICE)
+    login(orgs_client, database, Role.POLICE)
     assert orgs_client.get("/api/v1/orgs").status_code == 403
     for role in (Role.ANALYST, Role.SUPERVISOR):
-        staff_headers(orgs_client, database, role)
+        login(orgs_client, database, role)
         assert orgs_client.get("/api/v1/orgs").status_code == 200, role
 
 
 def test_analysts_read_but_do_not_write(admin: TestClient, database: Database) -> None:
     org_id = _create(admin)["id"]
-    headers = staff_headers(admin, database, Role.ANALYST)
+    headers = login(admin, database, Role.ANALYST)
     assert admin.get(f"/api/v1/orgs/{org_id}", headers=headers).status_code == 200
     assert admin.get("/api/v1/orgs/export", headers=headers).status_code == 200
     refused = [

@@ -16,8 +16,7 @@ from takedown.notices.models import NoticeStatus
 from takedown.police import service
 from takedown.routing.models import RouteStep, StepStatus
 from tests import factories
-from tests.factories import NOW, bearer
-from tests.routing.support import login
+from tests.factories import NOW, bearer, login
 
 from .support import Routed, notices_of, police_case
 

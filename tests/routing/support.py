@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from takedown.auth.models import Role
 from takedown.cases.models import Case, CaseState, Priority
-from takedown.db.session import Database
 from takedown.orgs.models import Organization, OrgCountry, OrgKind
 from takedown.routing.models import PoliceTimeout
 from takedown.routing.rules import EffectiveRule
@@ -154,13 +151,3 @@ def serving(
     session.add_all(OrgCountry(org_id=org.id, country=c) for c in countries)
     session.flush()
     return org
-
-
-def login(client: TestClient, database: Database, role: Role) -> dict[str, str]:
-    """Sign in a new user of ``role``; returns headers carrying the CSRF token."""
-    user = factories.user(database, f"u-{role.value}", role)
-    response = client.post(
-        "/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"X-CSRF-Token": response.json()["csrf_token"]}

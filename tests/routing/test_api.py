@@ -19,9 +19,9 @@ from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
 from takedown.routing import rules, service
 from tests import factories
-from tests.factories import NOW, bearer
+from tests.factories import NOW, bearer, login
 
-from .support import DE_HOST, NL_HOST, US, add_trace, confirmed_case, login, serving, trace_data
+from .support import DE_HOST, NL_HOST, US, add_trace, confirmed_case, serving, trace_data
 
 RULES = "/api/v1/routing/rules"
 

@@ -1,7 +1,7 @@
 """The local RDAP server (:mod:`takedown.sandbox.rdap`) as pytest fixtures, and a test client.
 
-See the sandbox module for what the server answers out of the box. Use the fixtures by
-importing them into a test module or conftest:
+See the sandbox module for what the server answers out of the box (and the addresses to ask
+for each answer). Use the fixtures by importing them into a test module or conftest:
 ``from tests.tracing.rdap_support import rdap_client, rdap_server``.
 """
 
@@ -13,53 +13,10 @@ from typing import Any
 
 import pytest
 
-from takedown.sandbox.rdap import (
-    APNIC_IP,
-    ARIN_IP,
-    ASN,
-    DOMAIN,
-    ERROR_IP,
-    FTP_REDIRECT_IP,
-    GZIP_IP,
-    HTML_IP,
-    HUGE_IP,
-    HUGE_UNDECLARED_IP,
-    JSON_LIST_IP,
-    RATE_LIMITED_IP,
-    REDIRECT_LOOP_IP,
-    RIPE_IP,
-    SLOW_IP,
-    UNKNOWN_IP,
-    RdapServer,
-    fixture_bytes,
-    fixture_json,
-)
+from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.rdap import RdapClient
 
-__all__ = [
-    "APNIC_IP",
-    "ARIN_IP",
-    "ASN",
-    "DOMAIN",
-    "ERROR_IP",
-    "FTP_REDIRECT_IP",
-    "GZIP_IP",
-    "HTML_IP",
-    "HUGE_IP",
-    "HUGE_UNDECLARED_IP",
-    "JSON_LIST_IP",
-    "RATE_LIMITED_IP",
-    "REDIRECT_LOOP_IP",
-    "RIPE_IP",
-    "SLOW_IP",
-    "UNKNOWN_IP",
-    "RdapServer",
-    "fixture_bytes",
-    "fixture_json",
-    "make_client",
-    "rdap_client",
-    "rdap_server",
-]
+__all__ = ["make_client", "rdap_client", "rdap_server"]
 
 
 def make_client(base_url: str, **options: Any) -> RdapClient:

@@ -21,8 +21,8 @@ from takedown.tracing.build import build_tracer
 from takedown.tracing.rdap import RdapClient
 from takedown.tracing.tasks import TRACE_JOB
 from tests import factories
-from tests.factories import bearer
-from tests.routing.support import confirmed_case, login
+from tests.factories import bearer, login
+from tests.routing.support import confirmed_case
 from tests.tracing.dns_support import dns_server_fixture
 
 __all__ = ["dns_server_fixture"]  # a fixture, imported for pytest to find

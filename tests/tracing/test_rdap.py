@@ -15,10 +15,7 @@ from sqlalchemy.orm import Session
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.errors import ConfigurationError, ValidationFailed
-from takedown.tracing.interfaces import RdapResult
-from takedown.tracing.models import RdapCacheEntry
-from takedown.tracing.rdap import RdapClient, TokenBucket
-from tests.tracing.rdap_support import (
+from takedown.sandbox.rdap import (
     APNIC_IP,
     ARIN_IP,
     ASN,
@@ -36,10 +33,11 @@ from tests.tracing.rdap_support import (
     SLOW_IP,
     UNKNOWN_IP,
     RdapServer,
-    make_client,
-    rdap_client,
-    rdap_server,
 )
+from takedown.tracing.interfaces import RdapResult
+from takedown.tracing.models import RdapCacheEntry
+from takedown.tracing.rdap import RdapClient, TokenBucket
+from tests.tracing.rdap_support import make_client, rdap_client, rdap_server
 
 __all__ = ["rdap_client", "rdap_server"]  # fixtures, imported for pytest to find
 

@@ -9,6 +9,7 @@ DNS and RDAP question goes to the servers on 127.0.0.1.
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.orgs.models import OrgKind
 from takedown.sandbox.dns import AuthoritativeDnsServer
+from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.build import build_tracer
 from takedown.tracing.dns import asn_query_name
 from takedown.tracing.models import TraceStatus
@@ -27,7 +29,7 @@ from takedown.tracing.schemas import AddressFacts
 from takedown.tracing.service import TraceOutcome, Tracer
 from tests.orgs.support import directory_org
 from tests.tracing.dns_support import ZONES
-from tests.tracing.rdap_support import RdapServer, rdap_server
+from tests.tracing.rdap_support import rdap_server
 
 __all__ = ["rdap_server"]  # a fixture, imported for pytest to find
 
@@ -99,6 +101,14 @@ def by_ip(outcome: TraceOutcome) -> dict[str, AddressFacts]:
 
 def evidence(outcome: TraceOutcome, source: str) -> list[tuple[str, str, bool]]:
     return [(e.query, e.answer, e.ok) for e in outcome.evidence.lines if e.source == source]
+
+
+def cdn_of(outcome: TraceOutcome) -> tuple[str, str, str, uuid.UUID | None]:
+    """The CDN a trace found, as (name, via, detail, its directory organization's id)."""
+    cdn = outcome.data.cdn
+    assert cdn is not None
+    assert cdn.org is not None
+    return cdn.name, cdn.via, cdn.detail, cdn.org.id
 
 
 def run(tracer: Tracer, db: Session, clock: FrozenClock, host: str, **options: Any) -> TraceOutcome:
@@ -452,17 +462,14 @@ def test_a_cdn_is_recognised_by_a_cname_in_the_shipped_list(
 
     outcome = run(tracer, db, clock, "img.example.test")
 
-    cdn = outcome.data.cdn
-    assert cdn is not None
-    assert (cdn.name, cdn.via, cdn.detail) == ("Fastly", "cname", "example.map.fastly.net")
-    assert cdn.org is not None
-    assert cdn.org.id == fastly.id
+    assert cdn_of(outcome) == ("Fastly", "cname", "example.map.fastly.net", fastly.id)
     assert ("CNAME example.map.fastly.net", "Fastly (*.fastly.net)", True) in evidence(
         outcome, "cdn-list"
     )
     # With the origin unknown, the CDN is where the content is.
     [group] = outcome.data.hosting
-    assert (group.org, group.addresses) == (cdn.org, [FASTLY_IP])
+    assert group.org is not None
+    assert (group.org.id, group.addresses) == (fastly.id, [FASTLY_IP])
     assert "Behind Fastly (via cname example.map.fastly.net); origin unknown" in outcome.summary
 
 
@@ -475,11 +482,7 @@ def test_a_cdn_is_recognised_by_a_cname_of_a_directory_cdn(
 
     outcome = run(tracer, db, clock, "img.example.test")
 
-    cdn = outcome.data.cdn
-    assert cdn is not None
-    assert (cdn.name, cdn.via, cdn.detail) == ("Example CDN", "directory", "site.cdn.test")
-    assert cdn.org is not None
-    assert cdn.org.id == cloudy.id
+    assert cdn_of(outcome) == ("Example CDN", "directory", "site.cdn.test", cloudy.id)
     assert ("CNAME site.cdn.test", "Example CDN (cdn)", True) in evidence(outcome, "directory")
 
 
@@ -492,11 +495,7 @@ def test_a_cdn_is_recognised_by_an_address_of_a_directory_cdn(
     outcome = run(tracer, db, clock, "img.example.test")
 
     assert by_ip(outcome)[NL_IP].cdn == "Example CDN"
-    cdn = outcome.data.cdn
-    assert cdn is not None
-    assert (cdn.name, cdn.via, cdn.detail) == ("Example CDN", "directory", NL_IP)
-    assert cdn.org is not None
-    assert cdn.org.id == cloudy.id
+    assert cdn_of(outcome) == ("Example CDN", "directory", NL_IP, cloudy.id)
 
 
 def test_origin_addresses_are_traced_and_are_where_the_content_is(

@@ -24,11 +24,12 @@ from takedown.jobs.models import Job
 from takedown.jobs.registry import JobContext
 from takedown.routing.models import Route
 from takedown.sandbox.dns import AuthoritativeDnsServer
+from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.models import Trace, TraceStatus
 from takedown.tracing.tasks import TRACE_JOB, request_trace, trace_case
 from tests.routing.support import confirmed_case
 from tests.tracing.dns_support import dns_server_fixture
-from tests.tracing.rdap_support import RdapServer, rdap_server
+from tests.tracing.rdap_support import rdap_server
 
 __all__ = ["dns_server_fixture", "rdap_server"]  # fixtures, imported for pytest to find
 

@@ -27,11 +27,12 @@ from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
 from takedown.orgs.models import OrgKind
 from takedown.sandbox.dns import AuthoritativeDnsServer
+from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.dns import asn_query_name
 from takedown.web.app import create_app
-from tests.factories import NOW, PASSWORD
-from tests.orgs.support import directory_org, staff_headers
-from tests.tracing.rdap_support import RdapServer, rdap_server  # noqa: F401
+from tests.factories import NOW, PASSWORD, login
+from tests.orgs.support import directory_org
+from tests.tracing.rdap_support import rdap_server  # noqa: F401
 
 NL_IP, DE_IP, DE_IP6, CDN_IP = "193.0.6.139", "5.9.1.1", "2a01:4f8::1", "104.16.1.1"
 ORIGIN = {
@@ -130,7 +131,7 @@ class Flow:
         """Sign in as a user of ``role`` (created once); returns the CSRF header."""
         if role not in self.users:
             self.users.add(role)
-            return staff_headers(self.client, self.database, role)
+            return login(self.client, self.database, role)
         username = f"u-{role.value}"
         response = self.client.post(
             "/api/v1/auth/login", json={"username": username, "password": PASSWORD}

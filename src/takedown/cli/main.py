@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import threading
+import time
+from collections.abc import Callable
+from types import FrameType
 
 import click
 import uvicorn
@@ -15,14 +19,16 @@ from takedown.auth import service as auth
 from takedown.auth.models import Role, User
 from takedown.auth.principal import cli_principal
 from takedown.cli.admin import keys, orgs_group, users
-from takedown.cli.context import CLOCK, database, settings
+from takedown.cli.context import CLOCK, database, friendly_errors, settings
 from takedown.cli.tools import audit_group, db, url
+from takedown.config import Settings
 from takedown.db import migrate
 from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
 from takedown.matching.cli import COMMANDS as matching_commands
 from takedown.routing.cli import routing_group
 from takedown.sandbox.cli import sandbox_command
+from takedown.sandbox.demo import SandboxDemo
 from takedown.web.app import create_app
 
 
@@ -57,11 +63,11 @@ def worker() -> None:
     run_worker(settings())
 
 
-def _ensure_admin(db_: Database) -> None:
-    """On a database without users, create `admin` and print its password once."""
+def _ensure_admin(db_: Database) -> str | None:
+    """On a database without users, create `admin`, print its password once and return it."""
     with db_.transaction() as session:
         if session.scalar(select(User.id).limit(1)) is not None:
-            return
+            return None
         password = secrets.token_urlsafe(12)
         auth.create_user(
             session,
@@ -73,28 +79,113 @@ def _ensure_admin(db_: Database) -> None:
             now=CLOCK.now(),
         )
     click.secho(f"created user 'admin' with password {password} (shown once)", fg="yellow")
+    return password
+
+
+def serve_and_work(
+    config: Settings,
+    db_: Database,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve the app and work jobs in this process until SIGTERM or Ctrl-C.
+
+    ``on_started`` runs in a thread of its own once the server listens. The worker finishes
+    the job it is running before this returns.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config, database=db_), host=host, port=port, log_level=log_level)
+    )
+    stop = threading.Event()
+    jobs = threading.Thread(
+        target=run_worker, args=(config,), kwargs={"stop": stop}, name="worker", daemon=True
+    )
+    restore = _exit_on_signals(server)
+    try:
+        jobs.start()
+        if on_started is not None:
+            threading.Thread(
+                target=_when_started, args=(server, on_started), name="started", daemon=True
+            ).start()
+        server.run()
+    finally:
+        stop.set()
+        jobs.join(timeout=30)
+        restore()
+
+
+def _exit_on_signals(server: uvicorn.Server) -> Callable[[], None]:
+    """Make SIGTERM and SIGINT stop ``server``; return a function restoring the old handlers.
+
+    uvicorn handles both while it serves, but afterwards raises the signal again under the
+    handlers it found: with the defaults, SIGTERM would kill the process before the worker
+    and the sandbox stop, and Ctrl-C would end in a traceback. These handlers make both a
+    clean exit, and also cover a signal that arrives before uvicorn has started.
+    """
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.1)
+    callback()
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def run(host: str, port: int) -> None:
-    """Everything in one process for a single machine: migrate, serve, and work jobs."""
+@click.option(
+    "--demo/--no-demo",
+    default=False,
+    show_default=True,
+    help="Also start the sandbox, seed it, file sample reports and narrate what happens.",
+)
+@friendly_errors
+def run(host: str, port: int, demo: bool) -> None:
+    """Everything in one process for a single machine: migrate, serve, and work jobs.
+
+    With --demo, the product runs on the sandbox (a simulated internet on loopback, serving
+    only generated abstract patterns) with demo timings of seconds instead of hours, files
+    a report for each sample site and prints each step of the walk as it happens: known
+    items matched without anyone viewing them, notices in the SMTP sink, removal, re-check.
+    Stop with Ctrl-C.
+    """
     config = settings()
     db_ = database()
     migrate.upgrade(db_.engine)
-    _ensure_admin(db_)
-    stop = threading.Event()
-    jobs = threading.Thread(
-        target=run_worker, args=(config,), kwargs={"stop": stop}, name="worker", daemon=True
-    )
-    jobs.start()
-    click.echo(f"report form: http://{host}:{port}/report   API docs: http://{host}:{port}/docs")
-    try:
-        uvicorn.run(create_app(config, database=db_), host=host, port=port, log_level="info")
-    finally:
-        stop.set()
-        jobs.join(timeout=30)
+    password = _ensure_admin(db_)
+    if not demo:
+        click.echo(
+            f"report form: http://{host}:{port}/report   API docs: http://{host}:{port}/docs"
+        )
+        serve_and_work(config, db_, host=host, port=port)
+        return
+    # The narration tells the demo's story; a log line per job and SMTP exchange would bury it.
+    logging.getLogger().setLevel(logging.WARNING)
+    with SandboxDemo(config, db_, host=host, port=port, admin_password=password) as sandbox:
+        serve_and_work(
+            sandbox.settings,
+            db_,
+            host=host,
+            port=port,
+            log_level="warning",
+            on_started=sandbox.begin,
+        )
 
 
 for group in (

@@ -1,4 +1,4 @@
-"""The fetcher the settings ask for."""
+"""The resolver and the fetcher the settings ask for."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from takedown.monitoring.fetcher import GuardedFetcher
 from takedown.monitoring.resolver import Resolver, StaticResolver, SystemResolver
 
 
+def build_resolver(settings: Settings) -> Resolver:
+    """The static table (sandbox, tests) or the system's resolver, as ``fetch_resolver`` says."""
+    if settings.fetch_resolver == "static":
+        return StaticResolver(settings.fetch_static_hosts)
+    return SystemResolver()
+
+
 def build_fetcher(settings: Settings) -> GuardedFetcher:
-    resolver: Resolver = (
-        StaticResolver(settings.fetch_static_hosts)
-        if settings.fetch_resolver == "static"
-        else SystemResolver()
-    )
     return GuardedFetcher(
-        resolver,
+        build_resolver(settings),
         allow_hosts=frozenset(settings.fetch_allow_hosts),
         max_bytes=min(settings.fetch_max_bytes, settings.max_image_bytes),
         max_redirects=settings.fetch_max_redirects,

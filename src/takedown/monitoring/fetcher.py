@@ -36,9 +36,7 @@ from takedown.monitoring.errors import (
     ConnectionFailed,
     FetchError,
     FetchTimeout,
-    NonPublicAddress,
     TooManyRedirects,
-    non_public_reason,
 )
 from takedown.monitoring.limits import (
     DEFAULT_CONTENT_TYPES,
@@ -52,11 +50,12 @@ from takedown.monitoring.resolver import Resolver
 from takedown.monitoring.targets import (
     Target,
     allow_entry,
+    checked_addresses,
     parse_url_to_fetch,
+    pinned_request,
     redirect_target,
     target_of,
 )
-from takedown.urls import is_public_address
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Operators should set their own, naming the hotline and a contact URL.
@@ -193,27 +192,10 @@ class GuardedFetcher:
 
     def _addresses(self, target: Target, deadline: Deadline) -> list[str]:
         """The checked addresses to connect to: all public, or the host is allow-listed."""
-        if target.is_ip:
-            addresses = [target.host]
-        else:
+        if not target.is_ip:
             deadline.check(str(target.url))
-            timeout = min(self._connect_timeout, deadline.remaining())
-            addresses = self._resolver.resolve(target.host, timeout=timeout)
-        if (target.host, None) in self._allow or (target.host, target.port) in self._allow:
-            return addresses
-        for address in addresses:
-            if not is_public_address(address):
-                # One bad answer refuses the host: connecting to "the public one" would let an
-                # attacker add a private address and win whenever the order favours it.
-                via = "is" if target.is_ip else f"resolves to {address}, which is"
-                raise NonPublicAddress(
-                    f"refused to fetch {target.url}: {target.host} {via} not a public address "
-                    f"({non_public_reason(address)})",
-                    url=str(target.url),
-                    host=target.host,
-                    address=address,
-                )
-        return addresses
+        timeout = min(self._connect_timeout, deadline.remaining())
+        return checked_addresses(target, self._resolver, self._allow, timeout)
 
     def _request(self, target: Target, address: str, deadline: Deadline) -> _Hop:
         """Send the GET to the pinned ``address`` and read the response under the limits."""
@@ -229,14 +211,7 @@ class GuardedFetcher:
             # We inflate gzip ourselves, under the byte limit, if a server ignores this.
             "Accept-Encoding": "identity",
         }
-        extensions: dict[str, object] = {"timeout": timeout.as_dict()}
-        if not target.is_ip:
-            # TLS server name and certificate check for the name, while the TCP connection
-            # goes to the pinned address. An IP literal is checked against the certificate's
-            # IP addresses, as usual.
-            extensions["sni_hostname"] = target.host
-        pinned = target.url.copy_with(host=address)
-        request = httpx.Request("GET", pinned, headers=headers, extensions=extensions)
+        request = pinned_request("GET", target, address, headers=headers, timeout=timeout)
         # A bare transport, not a Client: no cookie jar, no auth from the URL, no redirect
         # handling of its own (a Client even parses Location when not following it).
         with httpx.HTTPTransport(verify=self._ssl, trust_env=False) as transport:

@@ -170,7 +170,7 @@ def _flag(session: Session, case: Case, message: str, now: datetime) -> None:
         session,
         case,
         "escalated",
-        message.capitalize(),
+        message[:1].upper() + message[1:],
         actor="system",
         at=now,
         data={"supervisor": first},

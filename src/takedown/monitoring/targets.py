@@ -8,12 +8,20 @@ hosts however either is written.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import httpx
 
 from takedown.errors import ConfigurationError, InvalidURL
-from takedown.monitoring.errors import BadResponse, UnsupportedScheme
+from takedown.monitoring.errors import (
+    BadResponse,
+    NonPublicAddress,
+    UnsupportedScheme,
+    non_public_reason,
+)
+from takedown.monitoring.resolver import Resolver
+from takedown.urls import is_public_address
 from takedown.urls.canonical import MAX_URL_LENGTH
 from takedown.urls.hosts import canonical_host
 
@@ -102,3 +110,55 @@ def allow_entry(entry: str) -> tuple[str, int | None]:
     if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         raise ConfigurationError(f"invalid port in allow_hosts entry {entry!r}")
     return canonical.decode("ascii").strip("[]"), None if port is None else int(port)
+
+
+def checked_addresses(
+    target: Target,
+    resolver: Resolver,
+    allow: Collection[tuple[str, int | None]],
+    timeout: float,
+) -> list[str]:
+    """The addresses to connect to for ``target``: all public, or the host is allow-listed.
+
+    ``allow`` holds ``allow_entry`` results; ``timeout`` bounds the DNS lookup. The answer is
+    what the caller connects to (pinned), so nothing is looked up again between the check and
+    the connection.
+    """
+    addresses = [target.host] if target.is_ip else resolver.resolve(target.host, timeout=timeout)
+    if (target.host, None) in allow or (target.host, target.port) in allow:
+        return addresses
+    for address in addresses:
+        if not is_public_address(address):
+            # One bad answer refuses the host: connecting to "the public one" would let an
+            # attacker add a private address and win whenever the order favours it.
+            via = "is" if target.is_ip else f"resolves to {address}, which is"
+            raise NonPublicAddress(
+                f"refused to fetch {target.url}: {target.host} {via} not a public address "
+                f"({non_public_reason(address)})",
+                url=str(target.url),
+                host=target.host,
+                address=address,
+            )
+    return addresses
+
+
+def pinned_request(
+    method: str,
+    target: Target,
+    address: str,
+    *,
+    headers: dict[str, str],
+    timeout: httpx.Timeout,
+    content: bytes | None = None,
+) -> httpx.Request:
+    """A request for ``target`` whose TCP connection goes to the checked ``address``.
+
+    TLS server name and certificate check stay with the name while the connection goes to
+    the pinned address; an IP literal is checked against the certificate's IP addresses, as
+    usual. ``headers`` must carry ``Host`` (``Target.host_header``).
+    """
+    extensions: dict[str, object] = {"timeout": timeout.as_dict()}
+    if not target.is_ip:
+        extensions["sni_hostname"] = target.host
+    pinned = target.url.copy_with(host=address)
+    return httpx.Request(method, pinned, headers=headers, content=content, extensions=extensions)

@@ -42,10 +42,17 @@ import httpx
 from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
 from takedown.errors import ConfigurationError, InvalidURL
-from takedown.monitoring.errors import DNSFailure, FetchRefused, NonPublicAddress, non_public_reason
-from takedown.monitoring.resolver import Resolver, StaticResolver, SystemResolver
-from takedown.monitoring.targets import Target, allow_entry, parse_url_to_fetch, target_of
-from takedown.urls import is_public_address
+from takedown.monitoring.build import build_resolver
+from takedown.monitoring.errors import DNSFailure, FetchRefused
+from takedown.monitoring.resolver import Resolver
+from takedown.monitoring.targets import (
+    Target,
+    allow_entry,
+    checked_addresses,
+    parse_url_to_fetch,
+    pinned_request,
+    target_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -257,13 +264,8 @@ class WebhookSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
-        resolver: Resolver = (
-            StaticResolver(settings.fetch_static_hosts)
-            if settings.fetch_resolver == "static"
-            else SystemResolver()
-        )
         return cls(
-            resolver,
+            build_resolver(settings),
             allow_hosts=settings.fetch_allow_hosts,
             timeout=settings.webhook_timeout,
             clock=clock,
@@ -279,7 +281,7 @@ class WebhookSender:
     def _post(self, url: str, secret: str, body: bytes, key: str) -> DeliveryResult:
         try:
             target = target_of(parse_url_to_fetch(url))
-            addresses = self._addresses(target)
+            addresses = checked_addresses(target, self._resolver, self._allow, self._timeout)
         except DNSFailure as exc:
             return DeliveryResult(False, False, exc.message)
         except (InvalidURL, FetchRefused) as exc:
@@ -302,33 +304,13 @@ class WebhookSender:
             False, False, f"could not connect to {target.host} ({'; '.join(failures)})"
         )
 
-    def _addresses(self, target: Target) -> list[str]:
-        """The checked addresses to connect to (the fetcher's rule, see monitoring.fetcher)."""
-        if target.is_ip:
-            addresses = [target.host]
-        else:
-            addresses = self._resolver.resolve(target.host, timeout=self._timeout)
-        if (target.host, None) in self._allow or (target.host, target.port) in self._allow:
-            return addresses
-        for address in addresses:
-            if not is_public_address(address):
-                via = "is" if target.is_ip else f"resolves to {address}, which is"
-                raise NonPublicAddress(
-                    f"{target.host} {via} not a public address ({non_public_reason(address)})",
-                    url=str(target.url),
-                )
-        return addresses
-
     def _request(
         self, target: Target, address: str, headers: dict[str, str], body: bytes
     ) -> DeliveryResult:
         where = f"{target.url} ({address})"
-        extensions: dict[str, object] = {"timeout": httpx.Timeout(self._timeout).as_dict()}
-        if not target.is_ip:
-            extensions["sni_hostname"] = target.host
-        pinned = target.url.copy_with(host=address)
-        request = httpx.Request(
-            "POST", pinned, headers=headers, content=body, extensions=extensions
+        timeout = httpx.Timeout(self._timeout)
+        request = pinned_request(
+            "POST", target, address, headers=headers, timeout=timeout, content=body
         )
         with httpx.HTTPTransport(verify=self._ssl, trust_env=False) as transport:
             try:

@@ -19,7 +19,6 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal, Self, cast
 
 import dns.exception
@@ -34,6 +33,8 @@ import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.TXT
 import dns.rrset
+
+from takedown.sandbox.serving import BackgroundServer, start_thread
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _rdata(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.Rdata:
         raise ValueError(f"{value!r} is not a valid {rdtype.name} value: {exc}") from None
 
 
-class AuthoritativeDnsServer:
+class AuthoritativeDnsServer(BackgroundServer):
     """An authoritative nameserver for a few zones, on one loopback port over UDP and TCP.
 
     Every method may be called from any thread while it serves; a change applies to the next
@@ -152,13 +153,9 @@ class AuthoritativeDnsServer:
             raise RuntimeError("the DNS server is already started")
         self._udp, self._tcp = self._bind()
         self._wake = socket.socketpair()
-        self._thread = threading.Thread(
-            target=self._serve,
-            args=(self._udp, self._tcp, self._wake[0]),
-            name=f"dns server {self.address}",
-            daemon=True,
+        self._thread = start_thread(
+            self._serve, self._udp, self._tcp, self._wake[0], name=f"dns server {self.address}"
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -183,16 +180,8 @@ class AuthoritativeDnsServer:
             if sock is not None:
                 sock.close()
 
-    def __enter__(self) -> Self:
-        return self if self._thread is not None else self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _is_started(self) -> bool:
+        return self._thread is not None
 
     @property
     def port(self) -> int:

@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import unquote, urlsplit
+
+from takedown.sandbox.serving import BackgroundServer, serve_in_thread, shut_down
 
 MAX_WAIT: Final = 10.0  # no handler ever waits longer than this, whatever a caller asks
 RDAP_JSON: Final = "application/rdap+json"
@@ -156,7 +157,7 @@ class _Server(ThreadingHTTPServer):
         """A client that hangs up mid-answer is what several callers do on purpose."""
 
 
-class RdapServer:
+class RdapServer(BackgroundServer):
     """The local RDAP server, with a record of the requests that reached it."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -179,13 +180,9 @@ class RdapServer:
         if self._server is not None:
             raise RuntimeError("the RDAP server is already started")
         self._server = _Server((self._host, self._wanted_port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(0.05,),
-            name=f"rdap server {self.base_url}",
-            daemon=True,
+        self._thread = serve_in_thread(
+            self._server, name=f"rdap server {self.base_url}", poll_interval=0.05
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -193,21 +190,10 @@ class RdapServer:
         if self._server is None or self._stopping.is_set():
             return
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(MAX_WAIT)
+        shut_down(self._server, self._thread, MAX_WAIT)
 
-    def __enter__(self) -> Self:
-        return self if self._server is not None else self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _is_started(self) -> bool:
+        return self._server is not None
 
     @property
     def port(self) -> int:

@@ -30,12 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from types import TracebackType
 from typing import Any, Literal, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from takedown.clock import Clock, SystemClock
+from takedown.sandbox.serving import BackgroundServer, start_thread
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ReceivedMessage:
     received_at: datetime
 
 
-class SmtpSink:
+class SmtpSink(BackgroundServer):
     """An SMTP server on ``host``:``port`` (0: a free port) that keeps what it receives.
 
     With ``credentials`` it offers AUTH PLAIN/LOGIN (without TLS: loopback only) and refuses
@@ -120,10 +120,7 @@ class SmtpSink:
             raise RuntimeError("the SMTP sink is already running")
         ready = threading.Event()
         failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(ready, failure), name="smtp-sink", daemon=True
-        )
-        self._thread.start()
+        self._thread = start_thread(self._run, ready, failure, name="smtp-sink")
         if not ready.wait(_READY_TIMEOUT) or failure:
             self._thread.join(_READY_TIMEOUT)
             self._thread = None
@@ -142,16 +139,8 @@ class SmtpSink:
         self._thread = None
         self._port = 0
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _is_started(self) -> bool:
+        return self._thread is not None
 
     def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
         loop = asyncio.new_event_loop()

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
+
+from takedown.sandbox.serving import BackgroundServer, serve_in_thread, shut_down
 
 # The sandbox may run for days: keep the latest requests, not all of them.
 REMEMBERED_REQUESTS: Final = 10_000
@@ -119,7 +120,7 @@ class _Server(ThreadingHTTPServer):
         """A client hanging up on a kept-alive connection is normal: the fetcher does it."""
 
 
-class SandboxWebHost:
+class SandboxWebHost(BackgroundServer):
     """One simulated hosting provider's HTTP server on one loopback address."""
 
     def __init__(self, address: str, port: int = 0) -> None:
@@ -140,13 +141,9 @@ class SandboxWebHost:
         if self._server is not None:
             raise RuntimeError("the web host is already started")
         self._server = _Server((self._address, self._wanted_port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"sandbox web {self._address}",
-            daemon=True,
+        self._thread = serve_in_thread(
+            self._server, name=f"sandbox web {self._address}", poll_interval=0.1
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -154,21 +151,10 @@ class SandboxWebHost:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        shut_down(server, self._thread, 5)
 
-    def __enter__(self) -> Self:
-        return self if self._server is not None else self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _is_started(self) -> bool:
+        return self._server is not None
 
     @property
     def address(self) -> str:

@@ -35,7 +35,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
@@ -59,6 +58,7 @@ from takedown.sandbox.providers import (
     registrar_rdap,
 )
 from takedown.sandbox.rdap import RdapServer
+from takedown.sandbox.serving import BackgroundServer
 from takedown.sandbox.smtp import SmtpSink
 from takedown.sandbox.web import SandboxWebHost, bind_all, check_loopback
 
@@ -84,7 +84,7 @@ class Site:
     known: bool
 
 
-class SandboxWorld:
+class SandboxWorld(BackgroundServer):
     """The simulated internet: DNS, web hosts, SMTP sink and the providers behind them."""
 
     def __init__(
@@ -155,16 +155,8 @@ class SandboxWorld:
         self._hosts.clear()
         self._sites.clear()
 
-    def __enter__(self) -> Self:
-        return self if self._started else self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _is_started(self) -> bool:
+        return self._started
 
     # -- looking around ----------------------------------------------------------------------
 
