@@ -155,7 +155,13 @@ def transition(
     if target is CaseState.CONFIRMED:
         # In the same transaction: a confirmed case always gets traced, a rolled-back
         # confirmation never does. The job name is spelled out because tracing imports cases.
-        jobs.enqueue(session, "cases.trace", {"case_id": str(case.id)}, run_at=now)
+        jobs.enqueue(
+            session,
+            "cases.trace",
+            {"case_id": str(case.id)},
+            run_at=now,
+            priority=jobs.PRIORITY_TRACE,
+        )
 
 
 VERDICTS = {"confirmed": CaseState.CONFIRMED, "not_illegal": CaseState.NOT_ILLEGAL}

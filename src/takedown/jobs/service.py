@@ -23,6 +23,11 @@ from takedown.jobs.models import Job, JobStatus
 from takedown.jobs.registry import check_job_name
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.DEAD)
+# Lower runs first. Later stages of the walk go before earlier ones, so that under a burst of
+# reports each confirmed case reaches its notice before the next captures are started
+# (depth first): the first notices leave in seconds, not after the whole burst is captured.
+PRIORITY_NOTICE = -20
+PRIORITY_TRACE = -10
 LIST_MAX_LIMIT = 500
 
 

@@ -23,6 +23,7 @@ on the same IP with the wrong SNI.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -141,9 +142,7 @@ class GuardedFetcher:
         self._total_timeout = total_timeout
         self._user_agent = user_agent
         self._content_types = ContentTypes(allowed_content_types)
-        # Built once: loading the CA bundle costs milliseconds we would otherwise pay per hop.
-        # The default is httpx's own (the certifi bundle), ignoring SSL_CERT_FILE/DIR.
-        self._ssl = verify if verify is not None else httpx.create_ssl_context(trust_env=False)
+        self._ssl = verify if verify is not None else default_ssl_context()
 
     def fetch(self, url: str) -> FetchResult:
         """Fetch ``url`` under every limit; see the module docstring for the steps of a hop."""
@@ -277,6 +276,16 @@ class StaticFetcher:
         if isinstance(answer, FetchError):
             raise answer
         return answer
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """httpx's CA bundle (certifi), ignoring SSL_CERT_FILE/DIR; loaded once per process.
+
+    Loading it costs ~20 ms, which every capture and re-check (each builds a fetcher) would
+    otherwise pay; a context is safe to share between threads once configured.
+    """
+    return httpx.create_ssl_context(trust_env=False)
 
 
 class _Hop(NamedTuple):

@@ -34,7 +34,6 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from functools import cache
 from typing import Final, Protocol, Self
 
 import httpx
@@ -44,6 +43,7 @@ from takedown.config import Settings
 from takedown.errors import ConfigurationError, InvalidURL
 from takedown.monitoring.build import build_resolver
 from takedown.monitoring.errors import DNSFailure, FetchRefused
+from takedown.monitoring.fetcher import default_ssl_context
 from takedown.monitoring.resolver import Resolver
 from takedown.monitoring.targets import (
     Target,
@@ -259,7 +259,7 @@ class WebhookSender:
         self._allow = frozenset(allow_entry(entry) for entry in allow_hosts)
         self._timeout = timeout
         self._clock: Clock = clock or SystemClock()
-        self._ssl = verify if verify is not None else _default_ssl_context()
+        self._ssl = verify if verify is not None else default_ssl_context()
         self._user_agent = user_agent
 
     @classmethod
@@ -351,12 +351,6 @@ def _read_some(chunks: Iterator[bytes]) -> bytes:
         if len(kept) >= _MAX_ANSWER_BYTES:
             break
     return kept[:_MAX_ANSWER_BYTES]
-
-
-@cache
-def _default_ssl_context() -> ssl.SSLContext:
-    # httpx's own CA bundle, ignoring SSL_CERT_FILE/DIR; loaded once per process.
-    return httpx.create_ssl_context(trust_env=False)
 
 
 class _Unreachable(Exception):

@@ -212,7 +212,13 @@ def create_notice(
         at=now,
         details={"case_id": str(case.id), "kind": kind.value, "org": org_name},
     )
-    jobs.enqueue(session, SEND_JOB, {"notice_id": str(notice_id)}, run_at=now)
+    jobs.enqueue(
+        session,
+        SEND_JOB,
+        {"notice_id": str(notice_id)},
+        run_at=now,
+        priority=jobs.PRIORITY_NOTICE,
+    )
     return notice
 
 
@@ -265,7 +271,13 @@ def release_held(session: Session, case_id: uuid.UUID, now: datetime) -> int:
     ).all()
     for notice in held:
         notice.status = NoticeStatus.QUEUED
-        jobs.enqueue(session, SEND_JOB, {"notice_id": str(notice.id)}, run_at=now)
+        jobs.enqueue(
+            session,
+            SEND_JOB,
+            {"notice_id": str(notice.id)},
+            run_at=now,
+            priority=jobs.PRIORITY_NOTICE,
+        )
     return len(held)
 
 
