@@ -61,11 +61,7 @@ def _due(case: Case, at: str | None) -> bool:
     """Whether this job is the case's current re-check (not one a later event replaced)."""
     if case.removed_at is not None or case.state is not CaseState.CONFIRMED:
         return False
-    return at is None or (case.next_recheck_at is not None and case.next_recheck_at == _parse(at))
-
-
-def _parse(at: str) -> datetime:
-    return datetime.fromisoformat(at)
+    return at is None or case.next_recheck_at == datetime.fromisoformat(at)
 
 
 def record(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from takedown.audit import service as audit
 from takedown.auth.principal import SYSTEM, Principal
 from takedown.cases import service as cases
-from takedown.cases.models import Case, ItemVerdict
+from takedown.cases.models import Case, CaseItem, ItemVerdict
 from takedown.config import Settings
 from takedown.errors import NotFound
 from takedown.intake.service import new_reference
@@ -68,28 +68,24 @@ def contact_of(org: Organization | None, fallback_email: str | None) -> tuple[No
     return NoticeChannel.NONE, ""
 
 
-def _items(session: Session, case: Case) -> list[NoticeItem]:
+def _illegal_items(session: Session, case: Case) -> list[CaseItem]:
+    """The case's items that are known or confirmed material (read once per notice)."""
     return [
-        NoticeItem(
-            sha256=item.sha256,
-            md5=item.md5,
-            sha1=item.sha1,
-            pdq=item.pdq,
-            classification=item.classification,
-            media_type=item.content_type.split("/")[0],
-        )
+        item
         for item in cases.items(session, case.id)
         if item.verdict in (ItemVerdict.KNOWN, ItemVerdict.CONFIRMED)
     ]
 
 
-def _detection(session: Session, case: Case) -> str:
-    items = [
-        i
-        for i in cases.items(session, case.id)
-        if i.verdict in (ItemVerdict.KNOWN, ItemVerdict.CONFIRMED)
-    ]
-    return "hash_match" if items and all(i.automatic for i in items) else "manual_review"
+def _notice_item(item: CaseItem) -> NoticeItem:
+    return NoticeItem(
+        sha256=item.sha256,
+        md5=item.md5,
+        sha1=item.sha1,
+        pdq=item.pdq,
+        classification=item.classification,
+        media_type=item.content_type.split("/")[0],
+    )
 
 
 def content_of(session: Session, notice: Notice, case: Case, settings: Settings) -> NoticeContent:
@@ -98,6 +94,7 @@ def content_of(session: Session, notice: Notice, case: Case, settings: Settings)
     addresses = [a["ip"] for a in (trace.data.get("addresses", []) if trace else [])]
     previous = _chain(session, notice)
     preserve = preservation_asked(session, case.id)
+    items = _illegal_items(session, case)
     return NoticeContent(
         reference=notice.reference,
         kind=notice.kind.value,
@@ -105,8 +102,11 @@ def content_of(session: Session, notice: Notice, case: Case, settings: Settings)
         urls=[case.url],
         host=case.host,
         ip_addresses=addresses,
-        items=_items(session, case),
-        detection_method=_detection(session, case),
+        items=[_notice_item(item) for item in items],
+        # Every item matched a bank automatically: no person looked at it.
+        detection_method="hash_match"
+        if items and all(item.automatic for item in items)
+        else "manual_review",
         country=notice.country,
         language=notice.language,
         recipient_name=notice.org_name,

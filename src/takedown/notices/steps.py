@@ -20,7 +20,12 @@ from takedown.notices import service as notices
 from takedown.notices.models import NoticeKind
 from takedown.orgs.models import Organization
 from takedown.police.holds import active_hold
-from takedown.routing.models import RouteStep, StepAction, StepStatus
+from takedown.routing.models import (
+    BUILTIN_POLICE_WAIT_SECONDS,
+    RouteStep,
+    StepAction,
+    StepStatus,
+)
 from takedown.routing.service import current_route, route_steps
 
 POLICE_TIMEOUT_JOB = "police.timeout"
@@ -69,7 +74,7 @@ def _start(
         if _police_had_their_say(session, case, step):
             step.status = StepStatus.DONE
             return True
-        wait = timedelta(seconds=int(step.data.get("wait_seconds", 24 * 3600)))
+        wait = timedelta(seconds=int(step.data.get("wait_seconds", BUILTIN_POLICE_WAIT_SECONDS)))
         who = step.org_name or "police"
         cases.add_event(
             session,

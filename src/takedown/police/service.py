@@ -38,14 +38,21 @@ from takedown.notices import service as notices
 from takedown.notices.steps import POLICE_TIMEOUT_JOB, advance, finish_step
 from takedown.police.holds import active_hold
 from takedown.police.models import Hold
-from takedown.routing.models import PoliceTimeout, Route, RouteStep, StepAction, StepStatus
+from takedown.routing.models import (
+    BUILTIN_POLICE_WAIT_SECONDS,
+    PoliceTimeout,
+    Route,
+    RouteStep,
+    StepAction,
+    StepStatus,
+)
 from takedown.routing.service import current_route
 
 HOLD_END_JOB = "police.hold_end"
 # Police renew a hold rather than place one for ever: a forgotten hold would keep content
 # online indefinitely.
 MAX_HOLD = timedelta(days=365)
-DEFAULT_WAIT_SECONDS = 24 * 3600
+DEFAULT_WAIT_SECONDS = BUILTIN_POLICE_WAIT_SECONDS
 EXPIRED_NOTE = "hold expired"
 
 
