@@ -37,7 +37,8 @@ Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 @router.get("/api/v1/police/queue", response_model=PoliceQueueOut)
 def police_queue(caller: Police, session: Tx, state: State) -> PoliceQueueOut:
-    """Cases waiting for police to clear or hold them, the longest waiting first."""
+    """Cases waiting for police to clear or hold them, the longest waiting first; ``until`` is
+    when the wait runs out and the rule's ``on_timeout`` applies (proceed, or remind)."""
     now = state.clock.now()
     items = [
         PoliceQueueItemOut(
@@ -89,8 +90,10 @@ def clear_case(
 def place_hold(
     case_id: uuid.UUID, body: HoldIn, caller: Police, session: Tx, state: State
 ) -> HoldOut:
-    """Hold the case's notices until ``until`` (at most a year ahead), with a reason; with
-    ``preserve_evidence`` the notice asks the host to preserve evidence when it goes."""
+    """Hold the case's notices and escalations until ``until`` (at most a year ahead), with a
+    reason; re-checks go on. With ``preserve_evidence`` the notice asks the host to preserve
+    evidence when it goes. The hold ends by itself at ``until``. 422 if ``until`` has no
+    timezone, is not ahead or is more than a year ahead; 409 if the case is closed."""
     check_staff(case_id, caller)
     case = cases.get_case(session, case_id)
     now = state.clock.now()
@@ -122,7 +125,8 @@ def list_holds(case_id: uuid.UUID, caller: Reader, session: Tx, state: State) ->
 def release_hold(
     hold_id: uuid.UUID, body: ReleaseIn, caller: Police, session: Tx, state: State
 ) -> HoldOut:
-    """End a hold now. With no other hold standing, the case's notices go."""
+    """End a hold now. With no other hold standing, police have had their say: their step is
+    done and the case's notices go, including those the hold paused. 409 if released already."""
     now = state.clock.now()
     hold = service.release_hold(
         session,

@@ -52,7 +52,6 @@ HOLD_END_JOB = "police.hold_end"
 # Police renew a hold rather than place one for ever: a forgotten hold would keep content
 # online indefinitely.
 MAX_HOLD = timedelta(days=365)
-DEFAULT_WAIT_SECONDS = BUILTIN_POLICE_WAIT_SECONDS
 EXPIRED_NOTE = "hold expired"
 
 
@@ -77,12 +76,7 @@ class PoliceWait:
 
 
 def _wait(step: RouteStep) -> timedelta:
-    return timedelta(seconds=int(step.data.get("wait_seconds", DEFAULT_WAIT_SECONDS)))
-
-
-def waiting_since(step: RouteStep) -> datetime:
-    """When the step started waiting: ``updated_at`` is set when it starts and kept after."""
-    return step.updated_at
+    return timedelta(seconds=int(step.data.get("wait_seconds", BUILTIN_POLICE_WAIT_SECONDS)))
 
 
 def due_at(step: RouteStep) -> datetime:
@@ -127,9 +121,10 @@ def awaiting_police(session: Session) -> list[Case]:
 
 def police_waits(session: Session, now: datetime) -> list[PoliceWait]:
     """What the police queue shows: every waiting case, the longest waiting first."""
+    # A step's updated_at is set when it starts waiting and kept after (reminders included).
     return [
         PoliceWait(
-            case, route, step, waiting_since(step), due_at(step), active_hold(session, case.id, now)
+            case, route, step, step.updated_at, due_at(step), active_hold(session, case.id, now)
         )
         for case, route, step in _waiting(session)
     ]
