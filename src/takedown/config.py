@@ -146,6 +146,31 @@ class Settings(BaseSettings):
     # Re-checks of cases forwarded to a partner hotline stop after this long.
     recheck_give_up_after: timedelta = timedelta(days=90)
 
+    # Lists. Routing lists URLs hosted abroad; a case noticed at home and still live this
+    # long after its first notice is listed too (0 turns that off).
+    list_unremoved_after: timedelta = timedelta(hours=48)
+    # Every listed entry is re-checked at least this often (the IWF: twice a day).
+    list_recheck_interval: timedelta = timedelta(hours=12)
+    # The URL list is published every list_publish_interval when it changed.
+    list_publish_interval: timedelta = timedelta(minutes=15)
+    # The publication guard: a version adding or removing more entries than this, or listing a
+    # registered domain on the protected list (a file, one domain per line, replacing the
+    # packaged one) or a shared-hosting parent, waits for a supervisor's approval.
+    list_guard_max_added: int = Field(default=2_000, ge=1)
+    list_guard_max_removed: int = Field(default=2_000, ge=1)
+    protected_domains_file: Path | None = None
+    # The splash page that blocked requests are sent to: DNS RPZ answers with a CNAME to
+    # splash_host (or its A/AAAA records, for resolvers that ignore CNAME targets) and the
+    # Squid helper's deny_info points at public_base_url + /blocked. Empty splash_host means
+    # the host of public_base_url.
+    rpz_zone: str = "rpz.takedown.invalid"
+    splash_host: str = ""
+    splash_ipv4: str = "192.0.2.80"
+    splash_ipv6: str = "2001:db8::80"
+    # Ed25519 private key (PEM) that signs published lists. Without one the key is derived
+    # from secret_key, so it is stable as long as the secret key is.
+    list_signing_key_file: Path | None = None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:

@@ -33,6 +33,8 @@ from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
 from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
+from takedown.lists import entries
+from takedown.lists.models import EntryStatus
 from takedown.notices import service as notices
 from takedown.notices.models import AnswerKind, Notice, NoticeAnswer, NoticeKind, NoticeStatus
 from takedown.notices.xarf import validate_xarf
@@ -270,11 +272,19 @@ def test_content_abroad_is_forwarded_to_the_partner_hotline(walk: Walk) -> None:
     )
     steps = dict(walk.steps(case_id))
     assert steps[StepAction.FORWARD_TO_PARTNER] is StepStatus.DONE
-    assert steps[StepAction.LIST_URL] is StepStatus.PLANNED  # the lists' work
-    # Partner-forwarded cases are re-checked the same way.
+    assert steps[StepAction.LIST_URL] is StepStatus.DONE
+    with walk.database.transaction() as session:
+        [entry] = entries.case_entries(session, case_id)
+        assert entry.status is EntryStatus.ACTIVE
+        assert entry.expression.endswith("/abroad.html")
+    # Partner-forwarded cases are re-checked the same way; removal takes the URL off the list.
     walk.gone(walk.case(case_id).url)
     walk.until_removed(case_id, timedelta(days=1))
     assert walk.case(case_id).removed_at is not None
+    with walk.database.transaction() as session:
+        assert entries.case_entries(session, case_id) == []
+        [withdrawn] = entries.case_entries(session, case_id, live=False)
+        assert withdrawn.withdrawn_reason == "content removed"
     walk.check_every_notice_is_xarf()
 
 

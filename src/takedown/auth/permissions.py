@@ -20,12 +20,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
             P.BANKS_WRITE,
             P.MATCH,
             P.ORGS_READ,
+            P.LISTS_READ,
+            P.LISTS_WRITE,
+            P.LISTS_PUBLISH,
         }
     ),
     # Analysts see what matched and why, and who hosts a case; curating banks is a
     # supervisor's decision, editing the directory an administrator's.
     Role.ANALYST: frozenset(
-        {P.REPORTS_WRITE, P.CASES_READ, P.CASES_ASSESS, P.BANKS_READ, P.MATCH, P.ORGS_READ}
+        {
+            P.REPORTS_WRITE,
+            P.CASES_READ,
+            P.CASES_ASSESS,
+            P.BANKS_READ,
+            P.MATCH,
+            P.ORGS_READ,
+            P.LISTS_READ,
+            P.LISTS_WRITE,
+        }
     ),
     # Police see cases (for deconfliction) but do not assess them.
     Role.POLICE: frozenset({P.CASES_READ, P.POLICE_ACT}),
@@ -36,5 +48,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
 # ``match`` lets a hosting provider check its storage against the banks; keys never read or
 # curate banks, so the hash lists themselves do not leave the hotline through the API
 # (HMA #1978: match-as-a-service keeps lists from leaking).
-KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE, P.CASES_READ, P.MATCH, P.NOTICES_ANSWER})
+# ``lists:read`` lets a member download the lists it is entitled to (see lists.members).
+KEY_SCOPES: frozenset[P] = frozenset(
+    {P.REPORTS_WRITE, P.CASES_READ, P.MATCH, P.NOTICES_ANSWER, P.LISTS_READ}
+)
 DEFAULT_KEY_SCOPES: frozenset[P] = frozenset({P.REPORTS_WRITE})

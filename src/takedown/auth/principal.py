@@ -29,6 +29,11 @@ class Permission(StrEnum):
     POLICE_ACT = "police:act"
     # An organization answers the notices sent to it (acknowledged, removed, ...).
     NOTICES_ANSWER = "notices:answer"
+    # Lists: download them (members' keys, staff); add and withdraw entries and keywords, be the
+    # second person on a whole host; publish past the guard, manage members, decide appeals.
+    LISTS_READ = "lists:read"
+    LISTS_WRITE = "lists:write"
+    LISTS_PUBLISH = "lists:publish"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "takedown.notices.models",
     "takedown.monitoring.models",
     "takedown.police.models",
+    "takedown.lists.models",
 )
 
 

@@ -19,6 +19,7 @@ from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseState, ItemVerdict
 from takedown.config import Settings
 from takedown.jobs.registry import JobContext, job_handler
+from takedown.lists import entries
 from takedown.monitoring.build import build_fetcher
 from takedown.monitoring.followup import follow_up
 from takedown.monitoring.models import Recheck
@@ -92,9 +93,35 @@ def record(
     )
     if outcome.status is RecheckStatus.LIVE and active_hold(session, case.id, now) is None:
         follow_up(session, case, settings=settings, now=now)
-    if now - case.first_reported_at < settings.recheck_give_up_after:
-        schedule_recheck(session, case.id, now + settings.recheck_interval, replace=True)
+        _list_if_unremoved(session, case, settings=settings, now=now)
+    listed = bool(entries.case_entries(session, case.id))
+    if listed or now - case.first_reported_at < settings.recheck_give_up_after:
+        # A listed URL is re-checked for as long as it is listed (at least twice a day), so
+        # that it leaves the list soon after its content goes.
+        interval = settings.recheck_interval
+        if listed:
+            interval = min(interval, settings.list_recheck_interval)
+        schedule_recheck(session, case.id, now + interval, replace=True)
     return row
+
+
+def _list_if_unremoved(session: Session, case: Case, *, settings: Settings, now: datetime) -> None:
+    """List a case noticed at home whose content outlived ``list_unremoved_after``."""
+    after = settings.list_unremoved_after
+    if not after or case.first_notice_at is None or now - case.first_notice_at < after:
+        return
+    expression = entries.case_expression(case)
+    if entries.live_entry(session, expression) is not None:
+        return
+    hours = after.total_seconds() / 3600
+    entries.add_entry(
+        session,
+        expression,
+        actor=SYSTEM,
+        reason=f"not removed {hours:g} h after the first notice",
+        now=now,
+        case=case,
+    )
 
 
 def _removed(session: Session, case: Case, outcome: RecheckOutcome, now: datetime) -> None:
@@ -118,6 +145,7 @@ def _removed(session: Session, case: Case, outcome: RecheckOutcome, now: datetim
             "cancelled_notices": cancelled,
         },
     )
+    entries.withdraw_for_case(session, case, actor=SYSTEM, now=now, reason="content removed")
     cases.transition(
         session, case, CaseState.CLOSED, SYSTEM, now=now, note="content removed, seen by re-check"
     )

@@ -25,6 +25,7 @@ class NoticeKind(StrEnum):
     ESCALATION = "escalation"
     FORWARD = "forward"
     POLICE_REFERRAL = "police_referral"
+    DOMAIN_ALERT = "domain_alert"
 
     @property
     def label(self) -> str:

@@ -2,7 +2,7 @@
 
 ``advance`` is called after a route is decided, when police clear a case, when a hold ends and
 when a notice goes out; it is idempotent (a step moves past ``planned``/``waiting`` once).
-Listing URLs is the lists' work: those steps stay ``planned`` here.
+A list step puts the case's URL on the URL list (``lists.entries``) and is done at once.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.auth.principal import SYSTEM
 from takedown.cases import service as cases
 from takedown.cases.models import Case
 from takedown.config import Settings
 from takedown.jobs import service as jobs
+from takedown.lists import entries
 from takedown.notices import service as notices
 from takedown.notices.models import NoticeKind
 from takedown.orgs.models import Organization
@@ -51,8 +53,6 @@ def advance(session: Session, case: Case, *, settings: Settings, now: datetime) 
     for step in steps:
         if step.status not in (StepStatus.PLANNED, StepStatus.WAITING):
             continue
-        if step.action is StepAction.LIST_URL:
-            continue
         if step.after_seq is not None and step.after_seq not in done:
             step.status = StepStatus.WAITING
             continue
@@ -70,6 +70,19 @@ def _start(
     """Start a step; True when it is already done (police or this notice on an earlier route)."""
     step.status = StepStatus.IN_PROGRESS
     step.updated_at = now
+    if step.action is StepAction.LIST_URL:
+        entry = entries.add_entry(
+            session,
+            entries.case_expression(case),
+            actor=SYSTEM,
+            reason=step.reason,
+            now=now,
+            case=case,
+            settings=settings,
+        )
+        step.status = StepStatus.DONE
+        step.data = step.data | {"entry_id": str(entry.id)}
+        return True
     if step.action is StepAction.POLICE_DECONFLICTION:
         if _police_had_their_say(session, case, step):
             step.status = StepStatus.DONE
