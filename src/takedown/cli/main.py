@@ -25,6 +25,8 @@ from takedown.config import Settings
 from takedown.db import migrate
 from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
+from takedown.lists.cli import lists_group
+from takedown.lists.filter_cli import filter_group
 from takedown.matching.cli import COMMANDS as matching_commands
 from takedown.routing.cli import routing_group
 from takedown.sandbox.cli import sandbox_command
@@ -196,6 +198,8 @@ for group in (
     url,
     audit_group,
     routing_group,
+    lists_group,
+    filter_group,
     sandbox_command,
     *matching_commands,
 ):

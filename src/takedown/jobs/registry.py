@@ -36,6 +36,9 @@ BUILTIN_TASK_MODULES: tuple[str, ...] = (
     "takedown.notices.tasks",
     "takedown.police.tasks",
     "takedown.monitoring.tasks",
+    "takedown.lists.tasks",
+    "takedown.lists.appeal_tasks",
+    "takedown.lists.alerts",
 )
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")

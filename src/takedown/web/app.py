@@ -15,6 +15,9 @@ from takedown.db.session import Database
 from takedown.intake.api import router as intake_router
 from takedown.intake.views import router as intake_views
 from takedown.jobs.api import router as jobs_router
+from takedown.lists.api import router as lists_router
+from takedown.lists.appeals_api import router as appeals_router
+from takedown.lists.views import router as list_pages
 from takedown.matching.api import router as matching_router
 from takedown.matching.hma_api import router as hma_router
 from takedown.notices.api import router as notices_router
@@ -63,10 +66,13 @@ def create_app(
         notices_router,
         notice_pages,
         police_router,
+        lists_router,
         jobs_router,
         matching_router,
         hma_router,
+        appeals_router,
         intake_views,
+        list_pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,97 @@
+"""The periodic publication, and the URL list following re-checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from takedown.clock import FrozenClock
+from takedown.config import Settings
+from takedown.db.session import Database
+from takedown.jobs.registry import JobContext
+from takedown.lists import entries, versions
+from takedown.lists.models import EntryStatus, ListName
+from takedown.lists.tasks import PUBLISH_JOB, publish_lists
+from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
+from takedown.monitoring.tasks import record
+from tests.factories import ACTOR, NOW
+from tests.routing.support import confirmed_case
+
+
+def _context(db: Session, database: Database, settings: Settings, clock: FrozenClock) -> JobContext:
+    return JobContext(db, settings, clock, uuid.uuid4(), 1, PUBLISH_JOB, database)
+
+
+def test_publishes_changes_at_most_every_interval(
+    db: Session, database: Database, settings: Settings
+) -> None:
+    clock = FrozenClock(NOW)
+    ctx = _context(db, database, settings, clock)
+    entries.add_entry(db, "a.example.test/p.html", actor=ACTOR, reason="r", now=NOW)
+    publish_lists(ctx, {})
+    first = versions.latest(db, ListName.URLS)
+    assert first is not None
+    assert first.number == 1
+    assert first.created_by == "system"
+
+    entries.add_entry(db, "b.example.test/p.html", actor=ACTOR, reason="r", now=NOW)
+    clock.advance(settings.list_publish_interval - timedelta(seconds=1))
+    publish_lists(ctx, {})
+    assert versions.latest(db, ListName.URLS) is first
+    clock.advance(timedelta(seconds=1))
+    publish_lists(ctx, {})
+    second = versions.latest(db, ListName.URLS)
+    assert second is not None
+    assert second.number == 2
+
+
+def test_a_refused_version_waits_and_the_job_goes_on(
+    db: Session, database: Database, settings: Settings
+) -> None:
+    small = settings.model_copy(update={"list_guard_max_added": 1})
+    for name in ("a", "b"):
+        entries.add_entry(db, f"{name}.example.test/p.html", actor=ACTOR, reason="r", now=NOW)
+    publish_lists(_context(db, database, small, FrozenClock(NOW)), {})
+    assert versions.latest(db, ListName.URLS) is None
+    assert versions.draft(db, ListName.URLS, small).violations[0].rule == "too_many_added"
+
+
+def _live(text: str = "page still serves a known item") -> RecheckOutcome:
+    return RecheckOutcome(RecheckStatus.LIVE, "known_item", text, 200)
+
+
+def test_unremoved_home_case_is_listed_and_rechecked_while_listed(
+    db: Session, settings: Settings
+) -> None:
+    case = confirmed_case(db, "http://home.example.test/p.html")
+    case.first_notice_at = NOW
+    later = NOW + settings.list_unremoved_after - timedelta(hours=1)
+    record(db, case, _live(), settings=settings, now=later)
+    assert entries.case_entries(db, case.id) == []
+
+    at = NOW + settings.list_unremoved_after
+    record(db, case, _live(), settings=settings, now=at)
+    [entry] = entries.case_entries(db, case.id)
+    assert (entry.expression, entry.status) == ("home.example.test/p.html", EntryStatus.ACTIVE)
+    assert "not removed 48 h" in entry.reason
+
+    # Listed: re-checked beyond the give-up time, at least every list_recheck_interval.
+    beyond = case.first_reported_at + settings.recheck_give_up_after + timedelta(days=1)
+    record(db, case, _live(), settings=settings, now=beyond)
+    step = min(settings.recheck_interval, settings.list_recheck_interval)
+    assert case.next_recheck_at == beyond + step
+
+    gone = RecheckOutcome(RecheckStatus.REMOVED, "http_404", "404", 404)
+    record(db, case, gone, settings=settings, now=beyond + step)
+    assert entry.status is EntryStatus.WITHDRAWN
+    assert entry.withdrawn_reason == "content removed"
+
+
+def test_listing_after_time_can_be_turned_off(db: Session, settings: Settings) -> None:
+    off = settings.model_copy(update={"list_unremoved_after": timedelta(0)})
+    case = confirmed_case(db, "http://home.example.test/q.html")
+    case.first_notice_at = NOW
+    record(db, case, _live(), settings=off, now=NOW + timedelta(days=30))
+    assert entries.case_entries(db, case.id) == []
