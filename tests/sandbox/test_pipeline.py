@@ -13,6 +13,7 @@ The worker runs on a frozen clock that the test moves on; the providers act in r
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import uuid
@@ -23,7 +24,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from takedown.auth.principal import PUBLIC, Principal, cli_principal
+from takedown.auth.principal import PUBLIC, SYSTEM, Principal, cli_principal
 from takedown.cases.models import Case, CaseState
 from takedown.cases.schemas import CaseOut
 from takedown.clock import FrozenClock
@@ -33,8 +34,9 @@ from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
 from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
-from takedown.lists import entries
-from takedown.lists.models import EntryStatus
+from takedown.lists import entries, exports, versions
+from takedown.lists.models import EntryStatus, ListName
+from takedown.lists.rows import unpack
 from takedown.notices import service as notices
 from takedown.notices.models import AnswerKind, Notice, NoticeAnswer, NoticeKind, NoticeStatus
 from takedown.notices.xarf import validate_xarf
@@ -277,6 +279,20 @@ def test_content_abroad_is_forwarded_to_the_partner_hotline(walk: Walk) -> None:
         [entry] = entries.case_entries(session, case_id)
         assert entry.status is EntryStatus.ACTIVE
         assert entry.expression.endswith("/abroad.html")
+        version = versions.publish(
+            session, ListName.URLS, actor=SYSTEM, now=walk.clock.now(), settings=walk.settings
+        )
+        assert version is not None
+        rows = unpack(version.content)
+        for fmt in ("txt", "csv", "json"):
+            body = exports.render(
+                ListName.URLS, version.number, version.created_at, rows, fmt, walk.settings
+            )
+            assert entry.expression in body.decode(), fmt
+        hashed = exports.render(
+            ListName.URLS, version.number, version.created_at, rows, "sha256", walk.settings
+        )
+        assert hashlib.sha256(entry.expression.encode()).hexdigest() in hashed.decode()
     # Partner-forwarded cases are re-checked the same way; removal takes the URL off the list.
     walk.gone(walk.case(case_id).url)
     walk.until_removed(case_id, timedelta(days=1))

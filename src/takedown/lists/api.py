@@ -147,7 +147,7 @@ def list_draft(name: str, caller: Writer, session: Tx, state: State) -> DraftOut
     """What publishing now would change, and what the guard says about it."""
     plan = versions.draft(session, versions.list_name(name), state.settings)
     return DraftOut(
-        list=plan.name.value,
+        name=plan.name.value,
         previous=plan.previous.number if plan.previous else None,
         changed=plan.changed,
         entry_count=len(plan.rows),

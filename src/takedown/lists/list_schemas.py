@@ -62,7 +62,7 @@ class EntryListOut(BaseModel):
 
 
 class VersionOut(BaseModel):
-    list: str
+    name: str
     number: int
     created_at: datetime
     created_by: str
@@ -76,7 +76,7 @@ class VersionOut(BaseModel):
     @classmethod
     def of(cls, version: ListVersion) -> VersionOut:
         return cls(
-            list=version.list_name,
+            name=version.list_name,
             number=version.number,
             created_at=version.created_at,
             created_by=version.created_by,
@@ -96,7 +96,7 @@ class VersionListOut(BaseModel):
 class DraftOut(BaseModel):
     """What publishing now would do, and what the guard says about it."""
 
-    list: str
+    name: str
     previous: int | None
     changed: bool
     entry_count: int
@@ -125,7 +125,7 @@ class MemberIn(BaseModel):
 
 class MemberOut(BaseModel):
     org_id: uuid.UUID
-    list: str
+    name: str
     banks: list[str]
     created_at: datetime
     created_by: str
@@ -134,7 +134,7 @@ class MemberOut(BaseModel):
     def of(cls, member: ListMember) -> MemberOut:
         return cls(
             org_id=member.org_id,
-            list=member.list_name,
+            name=member.list_name,
             banks=list(member.banks),
             created_at=member.created_at,
             created_by=member.created_by,
