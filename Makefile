@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/hash.py
 	$(BIN)/python bench/trace.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/lists_export.py
+	$(BIN)/python bench/squid_helper.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
