@@ -98,9 +98,11 @@ class Walk:
         with self.database.sessions() as session:
             return session.get_one(Case, case_id)
 
-    def notices(self, case_id: uuid.UUID) -> list[Notice]:
+    def notices(self, case_id: uuid.UUID, *, alerts: bool = False) -> list[Notice]:
+        """The case's notices; the registry's domain alert only with ``alerts``."""
         with self.database.sessions() as session:
-            return list(notices.case_notices(session, case_id))
+            found = notices.case_notices(session, case_id)
+            return [n for n in found if alerts or n.kind is not NoticeKind.DOMAIN_ALERT]
 
     def steps(self, case_id: uuid.UUID) -> list[tuple[StepAction, StepStatus]]:
         with self.database.sessions() as session:
@@ -200,6 +202,9 @@ def test_a_stubborn_host_removes_after_the_renotice(walk: Walk) -> None:
     # Live for a day: re-checks find it, and after renotice_after a re-notice goes out.
     walk.until_removed(case_id, walk.settings.renotice_after + timedelta(hours=1))
     assert kinds(walk.notices(case_id))[-1] == (NoticeKind.RENOTICE, STUBBORN)
+    # The registry of .test was alerted once the host had its notice; it did not act.
+    [alert] = [n for n in walk.notices(case_id, alerts=True) if n.kind is NoticeKind.DOMAIN_ALERT]
+    assert (alert.org_name, alert.status) == ("Sandbox Registry", NoticeStatus.SENT)
     walk.gone(url)
     walk.until_removed(case_id, timedelta(days=1))
 

@@ -214,13 +214,13 @@ def test_a_host_in_two_countries_is_traced_and_routed_by_the_rules(
 
     route = flow.get(f"/api/v1/cases/{case_id}/route")
     steps = [(s["action"], s["org_name"], s["status"]) for s in route["steps"]]
-    # Police are asked first at home; the forward abroad does not wait for them; listing is
-    # the lists' work.
+    # Police are asked first at home; the forward abroad and the listing of the URL hosted
+    # abroad do not wait for them.
     assert steps == [
         ("police_deconfliction", "Example Police NL", "in_progress"),
         ("notice", "Example Hosting NL", "waiting"),
         ("forward_to_partner", "Example Hotline DE", "in_progress"),
-        ("list_url", None, "planned"),
+        ("list_url", None, "done"),
     ]
     lines = route["explanation"].splitlines()
     assert (

@@ -162,6 +162,10 @@ def transition(
             run_at=now,
             priority=jobs.PRIORITY_TRACE,
         )
+        if case.registered_domain is not None:
+            # The registry of the domain's TLD is alerted once the host has been notified
+            # (takedown.lists.alerts); an IP address has no registry to alert.
+            jobs.enqueue(session, "lists.domain_alert", {"case_id": str(case.id)}, run_at=now)
 
 
 VERDICTS = {"confirmed": CaseState.CONFIRMED, "not_illegal": CaseState.NOT_ILLEGAL}

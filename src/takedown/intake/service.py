@@ -28,6 +28,7 @@ from takedown.errors import InvalidURL, ValidationFailed
 from takedown.intake.models import Report, ReporterSource
 from takedown.intake.schemas import ReportIn
 from takedown.jobs import service as jobs
+from takedown.lists import hopping
 from takedown.urls import CanonicalURL, parse_url
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -273,6 +274,10 @@ def submit(
         groups.setdefault(checked.url.sha256, []).append(checked)
     if groups:
         existing, created = _open_cases(session, settings, groups, now)
+        domains = {
+            case_id: groups[key][0].url.registered_domain for key, case_id in created.items()
+        }
+        hopping.flag_new_cases(session, domains, now=now)
         _touch_existing(session, settings, existing, groups, now)
         _store_reports(session, principal, source, groups, existing, created, now)
         payloads = [{"case_id": str(case_id)} for case_id in created.values()]

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-# Why a notice is sent, as stored in ``NoticeKind`` (plus the alert to a domain's registrar or
-# registry, which has no row kind of its own yet).
+# Why a notice is sent, as stored in ``NoticeKind``.
 KINDS: Final = ("notice", "renotice", "escalation", "forward", "police_referral", "domain_alert")
 
 # The Tech Coalition / NCMEC industry scheme (A = prepubescent, B = pubescent; 1 = sex act,
@@ -100,6 +99,8 @@ class NoticeContent:
     aware; they are kept in UTC. ``first_noticed_at`` and ``previous_notice_references`` say,
     in re-notices and escalations, since when and under which references the content has been
     notified. ``sent_at`` is when the notice was decided, the time its documents speak for.
+    ``domain`` is the registered domain as a registrar holds it (ICANN section of the Public
+    Suffix List); a domain alert names it to the registry.
     """
 
     reference: str
@@ -122,6 +123,7 @@ class NoticeContent:
     first_noticed_at: datetime | None = None
     previous_notice_references: Sequence[str] = field(default_factory=tuple)
     escalation_reason: str | None = None
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -29,8 +29,10 @@ FALLBACK_LANGUAGE: Final = "en"
 # ``<answer_url>?answer=<kind>``.
 ANSWERS: Final = ("acknowledged", "removed", "cannot_act", "dispute")
 # Kinds addressed to a provider (host, upstream, registrar): they quote the legal basis.
-# Partner hotlines and police know the law they work under.
-PROVIDER_KINDS: Final = frozenset({"notice", "renotice", "escalation", "domain_alert"})
+# Partner hotlines and police know the law they work under, and a domain alert asks a
+# registry to apply its own policy, not to act on a hosting notice (the basis quoted is the
+# hosting provider's duty under the DSA, which a registry does not have).
+PROVIDER_KINDS: Final = frozenset({"notice", "renotice", "escalation"})
 
 _MONTHS: Final = {
     "en": "January February March April May June July August September October November December",
@@ -176,6 +178,7 @@ def _context(content: NoticeContent, settings: Settings, language: str) -> dict[
             "url": settings.public_base_url,
         },
         "host": content.host or "",
+        "domain": content.domain or content.host or "",
         "items": [_item_view(item) for item in content.items],
         "classification": content.most_severe_class,
         "legal": legal_basis(country, settings, language)

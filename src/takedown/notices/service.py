@@ -34,6 +34,7 @@ from takedown.notices.xarf import build_xarf
 from takedown.orgs.models import Organization
 from takedown.police.holds import preservation_asked
 from takedown.tracing.service import latest_trace
+from takedown.urls import registered_domain
 
 SEND_JOB = "notices.send"
 OPEN = frozenset({NoticeStatus.QUEUED, NoticeStatus.HELD, NoticeStatus.SENDING})
@@ -110,7 +111,8 @@ def content_of(session: Session, notice: Notice, case: Case, settings: Settings)
         country=notice.country,
         language=notice.language,
         recipient_name=notice.org_name,
-        asks_removal=notice.kind is not NoticeKind.POLICE_REFERRAL,
+        # Police are asked to assess, a registry to look at the domain; the others to remove.
+        asks_removal=notice.kind not in (NoticeKind.POLICE_REFERRAL, NoticeKind.DOMAIN_ALERT),
         asks_preservation=preserve or notice.kind is NoticeKind.POLICE_REFERRAL,
         deadline=notice.deadline_at,
         answer_url=answer_url(settings, notice.id),
@@ -119,6 +121,7 @@ def content_of(session: Session, notice: Notice, case: Case, settings: Settings)
         previous_notice_references=[p.reference for p in previous],
         escalation_reason=None,
         sent_at=notice.created_at,
+        domain=registered_domain(case.host, icann_only=True),
     )
 
 

@@ -226,8 +226,14 @@ def _description(content: NoticeContent) -> str:
         if count
         else "assessed by an analyst"
     )
+    under = (
+        f" under the domain {content.domain}"
+        if content.kind == "domain_alert" and content.domain
+        else ""
+    )
     text = (
-        f"{kind.capitalize()} {content.reference}: child sexual abuse material at this URL "
-        f"({found}; no imagery is attached). Please quote {content.reference} in any reply."
+        f"{kind.capitalize()} {content.reference}: child sexual abuse material at this URL"
+        f"{under} ({found}; no imagery is attached). "
+        f"Please quote {content.reference} in any reply."
     )
     return text[:MAX_DESCRIPTION]

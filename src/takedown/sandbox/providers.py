@@ -225,6 +225,11 @@ def notice_urls(message: ReceivedNotice) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def is_domain_alert(message: ReceivedNotice) -> bool:
+    """Whether the message is a domain alert to a registry (its X-ARF tag says so)."""
+    return any("notice:domain_alert" in doc.get("tags", ()) for doc in message.xarf)
+
+
 def answer_link(message: ReceivedNotice) -> str | None:
     """The notice's answer link, from the text or else the HTML part."""
     for body in (message.text or "", html.unescape(message.html or "")):
@@ -279,10 +284,18 @@ class ProviderSimulator:
             return
         # A re-delivery after a broken connection keeps its Message-ID: the same notice.
         notice_id = message.message_id or f"no-message-id-{id(message)}"
+        alert = is_domain_alert(message)
         for recipient in dict.fromkeys(r.lower() for r in message.rcpt_tos):
             provider = self._by_email.get(recipient)
-            if provider is not None:
-                self._react(provider, urls, notice_id, answer_link(message))
+            if provider is None:
+                continue
+            if alert:
+                # A registry weighs a domain alert under its own policy; the sandbox's acts on
+                # escalations only, so the walks show the host's and the registrar's parts.
+                for url in urls:
+                    self._log(provider, "received", url)
+                continue
+            self._react(provider, urls, notice_id, answer_link(message))
 
     def _react(
         self, provider: Provider, urls: list[str], notice_id: str, answer: str | None
