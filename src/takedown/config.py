@@ -171,6 +171,22 @@ class Settings(BaseSettings):
     # from secret_key, so it is stable as long as the secret key is.
     list_signing_key_file: Path | None = None
 
+    # The console. Staff sign in with a password and a TOTP code; without totp_required a
+    # user who never enrolled may use the API with a password alone (not for production).
+    totp_required: bool = True
+    # Exposure of analysts to unknown material (the IWF: at most 5 hours a day, hourly
+    # breaks): past warn_ratio of a cap the console warns; at the cap reveals are blocked
+    # until a supervisor extends it. One reveal counts at most reveal_max_seconds of viewing.
+    exposure_daily_reveals: int = Field(default=150, ge=1)
+    exposure_daily_minutes: int = Field(default=300, ge=1)
+    exposure_warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    exposure_break_interval: timedelta = timedelta(hours=1)
+    exposure_reveal_max_seconds: int = Field(default=300, ge=1)
+    # Previews of unknown items: the longest side in pixels, fetched live and never stored.
+    preview_max_side: int = Field(default=320, ge=64, le=1024)
+    # Actions that need a second person (four eyes).
+    four_eyes_actions: tuple[str, ...] = ("list_host", "reverse_decision", "not_illegal_trusted")
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:

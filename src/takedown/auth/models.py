@@ -41,6 +41,16 @@ class User(UUIDPrimaryKey, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
+    # The TOTP seed (RFC 6238), encrypted under a key derived from the secret key, so a copy
+    # of the database alone does not give the second factor. Enrolled once the first code
+    # from the authenticator app has been accepted.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enrolled_at: Mapped[datetime | None]
+    # The last TOTP time step accepted: a code is good once (RFC 6238 section 5.2).
+    totp_last_step: Mapped[int | None]
+    # How this analyst wants unknown items previewed before revealing one.
+    preview_blur: Mapped[int] = mapped_column(default=12)
+    preview_greyscale: Mapped[bool] = mapped_column(default=True)
 
 
 class UserSession(UUIDPrimaryKey, Base):

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "takedown.monitoring.models",
     "takedown.police.models",
     "takedown.lists.models",
+    "takedown.console.models",
 )
 
 

@@ -11,6 +11,7 @@ from takedown.auth.api import router as auth_router
 from takedown.cases.api import router as cases_router
 from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
+from takedown.console.routes import install as install_console
 from takedown.db.session import Database
 from takedown.intake.api import router as intake_router
 from takedown.intake.views import router as intake_views
@@ -75,6 +76,7 @@ def create_app(
         list_pages,
     ):
         app.include_router(router)
+    install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""The analyst console: server-rendered pages for assessment, supervision, police and admin."""
