@@ -27,6 +27,7 @@ from takedown.lists.models import ListName
 from takedown.lists.rows import Row
 from takedown.sandbox.dns import AuthoritativeDnsServer
 from tests.lists import tools
+from tests.system import tool
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ def resolver(
 ) -> Iterator[Callable[[Path], int]]:
     """Start the resolver with a zone file; gives its port. Stopped when the test ends."""
     kind: str = request.param
-    binary = tools.tool(kind, "bind9" if kind == "named" else "unbound")
+    binary = tool(kind, "bind9" if kind == "named" else "unbound")
     with contextlib.ExitStack() as stack:
 
         def start(zone_file: Path) -> int:

@@ -9,8 +9,6 @@ is stopped when the test ends, whatever happened. A missing binary skips the tes
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -21,24 +19,10 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
-import pytest
 
-# Debian installs both in /usr/sbin, which is not on every user's PATH.
-SBIN = ("/usr/sbin", "/usr/local/sbin")
 START_TIMEOUT = 8.0
 STOP_TIMEOUT = 5.0
 QUERY_TIMEOUT = 2.0
-
-
-def tool(name: str, package: str) -> str:
-    """The path of the binary ``name``; skips (or fails in CI) when it is not installed."""
-    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
-    if found:
-        return found
-    reason = f"{name} is not installed (Debian package {package})"
-    if os.environ.get("TAKEDOWN_REQUIRE_TOOLS") == "1":
-        pytest.fail(f"{reason}, and TAKEDOWN_REQUIRE_TOOLS=1 requires it")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
