@@ -33,7 +33,7 @@ from takedown.jobs.worker import Worker
 from takedown.lists import appeals, entries
 from takedown.lists.models import Appeal, AppealStatus, EntryStatus, UrlEntry
 from takedown.sandbox.smtp import SmtpSink
-from tests.factories import NOW, PASSWORD, user
+from tests.factories import NOW, credentials, user
 from tests.notices.support import sent_notice
 from tests.routing.support import confirmed_case
 
@@ -50,7 +50,7 @@ def staff(app: FastAPI, database: Database, username: str, role: Role) -> TestCl
     """A client signed in as a new user ``username`` of ``role``, sending its CSRF token."""
     user(database, username, role)
     client = TestClient(app, base_url="http://testserver")
-    response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    response = client.post("/api/v1/auth/login", json=credentials(client, database, username))
     assert response.status_code == 200, response.text
     client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
     return client

@@ -30,7 +30,7 @@ def login(client: TestClient, database: Database, role: Role = Role.SUPERVISOR) 
     """Sign in a new user of ``role``; the client then sends its CSRF token on every call."""
     user = factories.user(database, f"u-{role.value}", role)
     response = client.post(
-        "/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD}
+        "/api/v1/auth/login", json=factories.credentials(client, database, user.username)
     )
     assert response.status_code == 200, response.text
     client.headers["X-CSRF-Token"] = response.json()["csrf_token"]

@@ -30,7 +30,7 @@ from takedown.sandbox.dns import AuthoritativeDnsServer
 from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.dns import asn_query_name
 from takedown.web.app import create_app
-from tests.factories import NOW, PASSWORD, login
+from tests.factories import NOW, credentials, login
 from tests.orgs.support import directory_org
 from tests.tracing.rdap_support import rdap_server  # noqa: F401
 
@@ -134,7 +134,7 @@ class Flow:
             return login(self.client, self.database, role)
         username = f"u-{role.value}"
         response = self.client.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+            "/api/v1/auth/login", json=credentials(self.client, self.database, username)
         )
         assert response.status_code == 200, response.text
         return {"X-CSRF-Token": response.json()["csrf_token"]}

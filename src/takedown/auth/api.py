@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from takedown.auth import service
 from takedown.auth.models import Role
+from takedown.console import totp
 from takedown.errors import Unauthorized
 from takedown.web.deps import SESSION_COOKIE, Caller, State, Tx, client_address, json_body
 
@@ -21,6 +22,11 @@ class LoginIn(BaseModel):
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The current code of the authenticator app; required once enrolled.",
+    )
 
 
 class SessionOut(BaseModel):
@@ -41,11 +47,18 @@ class MeOut(BaseModel):
 def login(
     body: LoginIn, request: Request, response: Response, session: Tx, state: State
 ) -> SessionOut:
-    """Sign in with a username and password; sets the `takedown_session` cookie."""
+    """Sign in with a username, password and TOTP code; sets the `takedown_session` cookie.
+
+    The TOTP second factor is enrolled in the console (it shows the QR code). Until then the
+    API refuses the user, unless the hotline has turned `totp_required` off.
+    """
     # Guessing passwords is limited like public reports, per client address.
     state.public_limiter.hit(f"login:{client_address(request)}")
     now = state.clock.now()
     user = service.authenticate(session, body.username, body.password, now=now)
+    # Codes are guessed per account too, from however many addresses.
+    state.public_limiter.hit(f"totp:{user.id}")
+    totp.check_second_factor(user, body.totp, state.settings, now=now)
     token, row = service.start_session(session, user, state.settings, now=now)
     response.set_cookie(
         SESSION_COOKIE,

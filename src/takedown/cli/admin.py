@@ -6,12 +6,15 @@ import uuid
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from takedown.auth import service as auth
-from takedown.auth.models import Role
+from takedown.auth.models import Role, User
 from takedown.auth.permissions import KEY_SCOPES
 from takedown.auth.principal import cli_principal
 from takedown.cli.context import CLOCK, database, friendly_errors
+from takedown.console import totp
+from takedown.errors import NotFound
 from takedown.orgs import directory
 from takedown.orgs import service as orgs
 from takedown.orgs.directory import DirectoryFormat
@@ -48,6 +51,22 @@ def create_user(username: str, role: str, display_name: str | None, password: st
             now=CLOCK.now(),
         )
         click.echo(f"created user {user.username} ({user.role.value}) {user.id}")
+
+
+@users.command("reset-totp")
+@click.argument("username")
+@friendly_errors
+def reset_totp(username: str) -> None:
+    """Forget USERNAME's second factor (a lost phone); they enrol again at the next sign-in.
+
+    Check who is asking first: with the password alone, whoever signs in next enrols.
+    """
+    with database().transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        totp.reset(session, cli_principal("users reset-totp"), user, now=CLOCK.now())
+        click.echo(f"reset the second factor of {user.username}; they enrol at the next sign-in")
 
 
 @click.group("orgs")

@@ -153,9 +153,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:
-        return view(
-            request, "console/error.html", exc.viewer, {"message": exc.message}, status_code=403
-        )
+        # The request's transaction has ended here: render without the (detached) viewer.
+        return view(request, "console/error.html", None, {"message": exc.message}, status_code=403)
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, exc: CsrfRefused) -> Response:
