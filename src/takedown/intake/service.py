@@ -24,6 +24,7 @@ from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseState, Priority
 from takedown.cases.states import OPEN_FOR_ASSESSMENT
 from takedown.config import Settings
+from takedown.console import runtime
 from takedown.errors import InvalidURL, ValidationFailed
 from takedown.intake.models import Report, ReporterSource
 from takedown.intake.schemas import ReportIn
@@ -255,6 +256,8 @@ def submit(
 ) -> list[ItemResult]:
     """Store every valid report, attach it to its case (opening cases as needed), and say per
     item what happened. Invalid items are rejected with their reason and change nothing."""
+    # Deadlines an administrator changed in the console apply to the cases opened from now on.
+    settings = runtime.effective(session, settings)
     source = source_of(principal)
     results: list[ItemResult] = []
     groups: dict[str, list[_Accepted]] = {}

@@ -1,0 +1,103 @@
+"""The figures of the overview page: where cases are, what is late, how fast content goes.
+
+Time to removal is measured two ways, as hotlines report it: from the first report (INHOPE)
+and from the first notice to the host (IWF). Only cases whose removal was confirmed (a re-check
+found the content gone, ``removed_at``) in the last seven days count.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takedown.cases.models import Case, CaseState
+from takedown.cases.states import OPEN_FOR_ASSESSMENT
+from takedown.jobs import service as jobs
+from takedown.jobs.models import JobStatus
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Median:
+    """A median duration and how many cases it is over (None when there were none)."""
+
+    value: timedelta | None
+    cases: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    by_state: dict[CaseState, int]
+    # Open for assessment with the deadline passed.
+    past_due: int
+    # Waiting for an analyst: new and awaiting assessment.
+    assessment_queue: int
+    # Background jobs waiting to run (queued, or failed and waiting to retry).
+    jobs_waiting: int
+    jobs_dead: int
+    removed_this_week: int
+    from_report: Median
+    from_notice: Median
+
+
+def median(durations: Sequence[timedelta]) -> Median:
+    """The median of ``durations`` (the mean of the middle two when their number is even)."""
+    if not durations:
+        return Median(None, 0)
+    seconds = statistics.median(d.total_seconds() for d in durations)
+    return Median(timedelta(seconds=seconds), len(durations))
+
+
+def overview(session: Session, now: datetime) -> Overview:
+    counts = dict.fromkeys(CaseState, 0)
+    for state, count in session.execute(select(Case.state, func.count()).group_by(Case.state)):
+        counts[CaseState(state)] = count
+    past_due = (
+        session.scalar(
+            select(func.count()).where(Case.state.in_(OPEN_FOR_ASSESSMENT), Case.due_at < now)
+        )
+        or 0
+    )
+    removed = session.execute(
+        select(Case.first_reported_at, Case.first_notice_at, Case.removed_at).where(
+            Case.removed_at > now - WEEK, Case.removed_at <= now
+        )
+    ).all()
+    # The rows are few (a week of removals), so the medians are computed here rather than in
+    # SQL, where SQLite has no median and PostgreSQL's percentile_cont reads differently.
+    from_report = [r.removed_at - r.first_reported_at for r in removed]
+    from_notice = [r.removed_at - r.first_notice_at for r in removed if r.first_notice_at]
+    job_counts = jobs.queue_counts(session)
+    return Overview(
+        by_state=counts,
+        past_due=past_due,
+        assessment_queue=sum(counts[s] for s in OPEN_FOR_ASSESSMENT),
+        jobs_waiting=job_counts[JobStatus.QUEUED.value] + job_counts[JobStatus.FAILED.value],
+        jobs_dead=job_counts[JobStatus.DEAD.value],
+        removed_this_week=len(removed),
+        from_report=median(from_report),
+        from_notice=median(from_notice),
+    )
+
+
+def human(value: timedelta | None) -> str:
+    """A duration for the page: "2 d 3 h", "3 h 20 min", "45 min", "30 s"; "-" for none."""
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{seconds} s"
