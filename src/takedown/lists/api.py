@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from takedown.auth.principal import Permission, Principal
+from takedown.console import runtime
 from takedown.lists import downloads, entries, keywords, members, signing, versions
 from takedown.lists.list_schemas import (
     DraftOut,
@@ -145,7 +146,9 @@ def list_versions(name: str, caller: Writer, session: Tx) -> VersionListOut:
 @router.get("/api/v1/lists/{name}/draft", response_model=DraftOut)
 def list_draft(name: str, caller: Writer, session: Tx, state: State) -> DraftOut:
     """What publishing now would change, and what the guard says about it."""
-    plan = versions.draft(session, versions.list_name(name), state.settings)
+    plan = versions.draft(
+        session, versions.list_name(name), runtime.effective(session, state.settings)
+    )
     return DraftOut(
         name=plan.name.value,
         previous=plan.previous.number if plan.previous else None,
@@ -165,7 +168,7 @@ def publish(name: str, body: PublishIn, caller: Publisher, session: Tx, state: S
         versions.list_name(name),
         actor=caller,
         now=state.clock.now(),
-        settings=state.settings,
+        settings=runtime.effective(session, state.settings),
         approve=body.approve,
     )
     return PublishOut(

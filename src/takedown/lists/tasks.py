@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from takedown.auth.principal import SYSTEM
+from takedown.console import runtime
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.lists import versions
 from takedown.lists.models import ListName
@@ -26,14 +27,15 @@ PUBLISH_JOB = "lists.publish"
 @job_handler(PUBLISH_JOB, every=timedelta(minutes=1))
 def publish_lists(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = ctx.clock.now()
+    settings = runtime.effective(ctx.session, ctx.settings)  # the guard's limits, if changed
     for name in ListName:
         last = versions.latest(ctx.session, name)
-        if last is not None and now - last.created_at < ctx.settings.list_publish_interval:
+        if last is not None and now - last.created_at < settings.list_publish_interval:
             continue
         try:
             with ctx.session.begin_nested():
                 version = versions.publish(
-                    ctx.session, name, actor=SYSTEM, now=now, settings=ctx.settings
+                    ctx.session, name, actor=SYSTEM, now=now, settings=settings
                 )
         except versions.GuardRefused as refused:
             log.warning("the %s list waits for a supervisor: %s", name.value, refused.message)

@@ -18,6 +18,7 @@ from takedown.auth.principal import SYSTEM
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseState, ItemVerdict
 from takedown.config import Settings
+from takedown.console import runtime
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.lists import entries
 from takedown.monitoring.build import build_fetcher
@@ -55,7 +56,9 @@ def recheck_case(ctx: JobContext, payload: dict[str, Any]) -> None:
     case = cases.get_case(ctx.session, case_id)
     if not _due(case, payload.get("at")):
         return
-    record(ctx.session, case, outcome, settings=ctx.settings, now=now)
+    # Re-notice timing and the like may have been changed by an administrator.
+    settings = runtime.effective(ctx.session, ctx.settings)
+    record(ctx.session, case, outcome, settings=settings, now=now)
 
 
 def _due(case: Case, at: str | None) -> bool:
