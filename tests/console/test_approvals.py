@@ -24,6 +24,7 @@ from takedown.console.classification import parse_form
 from takedown.console.models import Approval, ApprovalStatus
 from takedown.db.session import Database
 from takedown.errors import Conflict, Forbidden
+from takedown.lists import entries
 from takedown.lists.models import EntryStatus, UrlEntry
 from takedown.matching import banks
 from tests.console.support import sign_in
@@ -299,3 +300,31 @@ def test_take_next_skips_cases_waiting_for_approval(
                 settings=settings,
                 now=NOW,
             )
+
+
+def test_reversing_a_confirmation_cancels_notices_and_delists(
+    client: TestClient, database: Database, settings: Settings
+) -> None:
+    case_id = make_case(database, settings, "http://public.example/p", photos=[photo()])
+    _, csrf = sign_in(client, database, Role.ANALYST, "ana")
+    assert post_assessment(client, case_id, csrf, **CONFIRM).status_code == 303
+    assert state_of(database, case_id) is CaseState.CONFIRMED
+    with database.transaction() as session:
+        case = cases.get_case(session, case_id)
+        entry = entries.add_entry(
+            session, "public.example/p", actor=ACTOR, reason="abroad", now=NOW, case=case
+        )
+        entry_id = entry.id
+    # Reversing a confirmed decision waits for a second person.
+    post_assessment(client, case_id, csrf, **NOT_ILLEGAL)
+    assert state_of(database, case_id) is CaseState.CONFIRMED
+    [approval] = approvals_of(database, case_id)
+    assert approval.action == "reverse_decision"
+    with TestClient(client.app) as other:
+        _, ben_csrf = sign_in(other, database, Role.ANALYST, "ben")
+        assert decide(other, ben_csrf, approval, "approve", "agreed").status_code == 303
+    assert state_of(database, case_id) is CaseState.NOT_ILLEGAL
+    with database.sessions() as session:
+        withdrawn = session.get_one(UrlEntry, entry_id)
+        assert withdrawn.status is EntryStatus.WITHDRAWN
+        assert withdrawn.withdrawn_reason == "the confirmation was reversed"

@@ -10,7 +10,9 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     # NEW → CONFIRMED only automatically, when every captured item matched known material.
     S.NEW: frozenset({S.AWAITING_ASSESSMENT, S.CONFIRMED, S.CLOSED}),
     S.AWAITING_ASSESSMENT: frozenset({S.CONFIRMED, S.NOT_ILLEGAL, S.CLOSED}),
-    S.CONFIRMED: frozenset({S.CLOSED}),
+    # CONFIRMED → NOT_ILLEGAL reverses a decision (a second person agrees, by default):
+    # its notices are cancelled and its list entries withdrawn (console.assessment).
+    S.CONFIRMED: frozenset({S.CLOSED, S.NOT_ILLEGAL}),
     S.NOT_ILLEGAL: frozenset({S.CLOSED, S.AWAITING_ASSESSMENT}),
     # A closed case is reopened for assessment when it is reported again (the content is back).
     S.CLOSED: frozenset({S.AWAITING_ASSESSMENT}),

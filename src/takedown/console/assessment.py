@@ -54,12 +54,15 @@ from takedown.lists import entries
 from takedown.matching import banks
 from takedown.matching import state as bank_state
 from takedown.matching.models import Bank, BankEntry, BankRole
+from takedown.notices import service as notices
 
 ASSESSED: Final = "assessed"
 APPROVAL_REQUESTED: Final = "approval_requested"
 # A case in these states can be assessed from the console: the queue's, and a case called
 # not illegal before (confirming it reverses that decision).
-ASSESSABLE: Final = frozenset({CaseState.AWAITING_ASSESSMENT, CaseState.NOT_ILLEGAL})
+ASSESSABLE: Final = frozenset(
+    {CaseState.AWAITING_ASSESSMENT, CaseState.NOT_ILLEGAL, CaseState.CONFIRMED}
+)
 # Reporters whose view of a case is expert: police, trusted flaggers, and partner hotlines
 # (which have assessed the content under their own law before sending it on).
 TRUSTED_SOURCES: Final = frozenset(
@@ -172,6 +175,9 @@ def _targets(session: Session, case: Case, form: AssessmentInput) -> list[CaseIt
     open_verdicts = {ItemVerdict.UNKNOWN}
     if case.state is CaseState.NOT_ILLEGAL:
         open_verdicts.add(ItemVerdict.NOT_ILLEGAL)
+    if case.state is CaseState.CONFIRMED:
+        # Reversing a confirmation covers what people confirmed; known items stay known.
+        open_verdicts.add(ItemVerdict.CONFIRMED)
     candidates = [i for i in cases.items(session, case.id) if i.verdict in open_verdicts]
     if form.scope == ALL_ITEMS:
         return candidates
@@ -200,6 +206,8 @@ def _check_state(session: Session, case: Case, form: AssessmentInput) -> None:
         )
     if case.state is CaseState.NOT_ILLEGAL and form.decision is Decision.NOT_ILLEGAL:
         raise Conflict("This case is not illegal already.")
+    if case.state is CaseState.CONFIRMED and form.decision is Decision.CONFIRM:
+        raise Conflict("This case is confirmed already.")
     if pending_approval(session, case.id) is not None:
         raise Conflict(
             "A decision on this case waits for a second person (Four eyes): it must be "
@@ -396,7 +404,14 @@ def _move(
             now=now,
             note="decision reversed",
         )
+    reversed_confirmation = case.state is CaseState.CONFIRMED and target is CaseState.NOT_ILLEGAL
     cases.transition(session, case, target, actor, now=now, note=form.note or None, data=data)
+    if reversed_confirmation:
+        # Nothing may keep acting on a decision that was reversed: no notice goes out any
+        # more and the URL leaves the list (re-checks stop with the state).
+        reason = "the confirmation was reversed"
+        notices.cancel_open(session, case.id, reason)
+        entries.withdraw_for_case(session, case, actor=actor, now=now, reason=reason)
 
 
 def _add_to_bank(
