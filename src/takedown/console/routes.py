@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from takedown.console import (
-    admin_views,
     approvals_views,
     auth_views,
     case_views,
@@ -16,6 +15,7 @@ from takedown.console import (
     police_views,
     queue_views,
 )
+from takedown.console.admin import router as admin_router
 
 ROUTERS = (
     auth_views.router,
@@ -24,7 +24,7 @@ ROUTERS = (
     exposure_views.router,
     approvals_views.router,
     police_views.router,
-    admin_views.router,
+    admin_router,
     overview_views.router,
 )
 
