@@ -155,7 +155,7 @@ def test_an_analyst_works_a_case_from_the_queue(live_app: LiveApp, site: Site, p
     page.goto(live_app.url("/console/overview"))
     screenshot(page, "overview")
     page.goto(live_app.url("/console/exposure"))
-    expect(page.locator("main")).to_contain_text("1")
+    expect(page.locator("main")).to_contain_text("1 / 150")
     screenshot(page, "exposure")
 
 
@@ -194,3 +194,36 @@ def test_csrf_roles_and_the_exposure_cap(
     second = page.locator("article.item").nth(1)
     expect(second.get_by_role("button", name="Reveal")).to_be_disabled()
     screenshot(page, "case-capped")
+
+
+@pytest.mark.parametrize(
+    ("role", "pages"),
+    [
+        (
+            Role.ADMIN,
+            [
+                "/console/admin",
+                "/console/admin/users",
+                "/console/admin/settings",
+                "/console/admin/jobs",
+            ],
+        ),
+        (Role.SUPERVISOR, ["/console/approvals", "/console/exposure"]),
+        (Role.POLICE, ["/console/police"]),
+    ],
+)
+def test_each_role_sees_its_pages(
+    live_app: LiveApp, page: Page, role: Role, pages: list[str]
+) -> None:
+    username = f"b-{role.value}"
+    _staff(live_app, username, role)
+    _sign_in(page, live_app, username)
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    for path in pages:
+        response = page.goto(live_app.url(path))
+        assert response is not None
+        assert response.status == 200, path
+        screenshot(page, f"{role.value}{path.replace('/console', '').replace('/', '-')}")
+    # No CSP violation or script error on any of them (the favicon request aside).
+    assert [m for m in messages if m.startswith("error") and "favicon" not in m] == []
