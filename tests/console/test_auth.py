@@ -140,9 +140,11 @@ def test_the_enrolment_page_never_shows_a_seed_twice(
     assert first.group(1) != second.group(1)
 
 
-def test_a_wrong_code_during_enrolment_shows_the_same_seed_again(
+def test_a_wrong_code_during_enrolment_never_shows_that_seed_again(
     client: TestClient, database: Database
 ) -> None:
+    """Whoever else has the password could post a wrong code to read the seed the user is
+    scanning; so a refusal shows a new seed, and the old one no longer enrols."""
     user(database, "ana")
     _password_step(client, "ana")
     page_ = client.get("/console/login/totp")
@@ -154,9 +156,18 @@ def test_a_wrong_code_during_enrolment_shows_the_same_seed_again(
         follow_redirects=False,
     )
     assert refused.status_code == 401
+    assert "the key has changed" in refused.text
     again = _KEY.search(refused.text)
     assert again is not None
-    assert again.group(1) == shown.group(1)
+    assert again.group(1) != shown.group(1)
+    assert _user(database, "ana").totp_enrolled_at is None
+    old_code = pyotp.TOTP(shown.group(1).replace(" ", "")).at(NOW)
+    stale = client.post(
+        "/console/login/totp",
+        data={"code": old_code, "csrf_token": csrf_of(refused.text)},
+        follow_redirects=False,
+    )
+    assert stale.status_code == 401
     assert _user(database, "ana").totp_enrolled_at is None
 
 

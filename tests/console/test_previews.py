@@ -26,6 +26,7 @@ from takedown.cases.models import CaseItem, ItemVerdict
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.console.models import ItemReveal
+from takedown.console.previews import MAX_BLUR
 from takedown.db.session import Database
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
@@ -426,21 +427,44 @@ def test_preferences_change_the_preview(
     form = client.get("/console/preferences")
     assert form.status_code == 200
     assert 'name="blur"' in form.text
+    default = png(client.get(f"/console/items/{unknown[1]}/preview").content)
     saved = client.post(
-        "/console/preferences", data={"csrf_token": csrf, "blur": "0"}, follow_redirects=False
+        "/console/preferences",
+        data={"csrf_token": csrf, "blur": str(MAX_BLUR)},
+        follow_redirects=False,
     )
     assert saved.status_code == 303
     with database.sessions() as session:
         user = session.get_one(User, analyst.id)
-        assert (user.preview_blur, user.preview_greyscale) == (0, False)
+        assert (user.preview_blur, user.preview_greyscale) == (MAX_BLUR, False)
     assert audit_actions(database, "user.preview_preferences")
     preview = png(client.get(f"/console/items/{unknown[1]}/preview").content)
     assert not is_grey(preview)
+    # In colour now, and still blurred: far less detail than the original.
     original = png(IMAGE).resize(preview.size)
-    assert roughness(preview) > 0.8 * roughness(original)
+    assert roughness(preview) < 0.5 * roughness(original)
+    assert is_grey(default)
 
 
-@pytest.mark.parametrize("blur", ["31", "-1", "soft", ""])
+def test_a_preview_is_never_sharp(
+    client: TestClient, database: Database, unknown: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    """Blur below the minimum would show the image without a reveal: refused, and a value
+    stored before the minimum existed is raised to it."""
+    analyst, csrf = sign_in(client, database, Role.ANALYST)
+    refused = client.post(
+        "/console/preferences", data={"csrf_token": csrf, "blur": "0"}, follow_redirects=False
+    )
+    assert refused.status_code == 422
+    with database.transaction() as session:
+        session.get_one(User, analyst.id).preview_blur = 0
+    preview = png(client.get(f"/console/items/{unknown[1]}/preview").content)
+    original = png(IMAGE).resize(preview.size)
+    assert roughness(preview) < 0.3 * roughness(original)
+    assert reveals(database) == []
+
+
+@pytest.mark.parametrize("blur", ["31", "-1", "7", "soft", ""])
 def test_preferences_are_validated(client: TestClient, database: Database, blur: str) -> None:
     analyst, csrf = sign_in(client, database, Role.ANALYST)
     response = client.post(

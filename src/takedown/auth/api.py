@@ -58,6 +58,8 @@ def login(
     user = service.authenticate(session, body.username, body.password, now=now)
     # Codes are guessed per account too, from however many addresses.
     state.public_limiter.hit(f"totp:{user.id}")
+    # Locked until the request ends, so one code cannot pass twice in parallel.
+    session.refresh(user, with_for_update=True)
     totp.check_second_factor(user, body.totp, state.settings, now=now)
     token, row = service.start_session(session, user, state.settings, now=now)
     response.set_cookie(

@@ -51,6 +51,10 @@ FORM_TTL = timedelta(hours=1)
 # The only wrong-credentials message: it must not tell which of the two was wrong.
 WRONG_CREDENTIALS = "Wrong username or password."
 WRONG_CODE = "That code was not accepted. Type the code your app shows now."
+WRONG_ENROLMENT_CODE = (
+    "That code was not accepted, so the key has changed: remove the account you just added "
+    "from your app, scan this new code, and type the code it shows."
+)
 STALE_FORM = "The sign-in form was out of date. Please try again."
 
 
@@ -274,11 +278,20 @@ def totp_submit(
     user = _pending_user(request, session, state)
     if user is None:
         return redirect(_with_next(LOGIN_PATH, next_path))
+    # Two submissions of one code at once must not both pass: the user's row is locked until
+    # the request ends, so the second sees the step the first used (PostgreSQL; SQLite has a
+    # single writer anyway).
+    session.refresh(user, with_for_update=True)
     enrolled = totp.is_enrolled(user)
     if not enrolled and user.totp_secret is None:
         return redirect(_with_next(TOTP_PATH, next_path))
-    # Shown again after a refusal: the seed of the enrolment under way, not a new one.
-    secret = None if enrolled else totp.pending_secret(user, state.settings)
+
+    def again() -> str | None:
+        # A refused enrolment shows a new seed, never the one under way: whoever else has
+        # the password could otherwise post a wrong code and read the seed the user is
+        # scanning, and keep a working second factor.
+        return None if enrolled else totp.start_enrolment(user, state.settings)
+
     try:
         # Per address like the password, and per account: six digits are guessable, and
         # whoever has the password may try from many addresses.
@@ -286,11 +299,11 @@ def totp_submit(
         state.public_limiter.hit(f"totp:{user.id}")
     except RateLimited as exc:
         return _totp_page(
-            request, state, user, next_path, secret=secret, error=exc.message, status=429
+            request, state, user, next_path, secret=again(), error=exc.message, status=429
         )
     if not _form_ok(request, state, csrf_token):
         return _totp_page(
-            request, state, user, next_path, secret=secret, error=STALE_FORM, status=403
+            request, state, user, next_path, secret=again(), error=STALE_FORM, status=403
         )
     now = state.clock.now()
     if enrolled:
@@ -309,9 +322,8 @@ def totp_submit(
             at=now,
             details={"factor": "totp"},
         )
-        return _totp_page(
-            request, state, user, next_path, secret=secret, error=WRONG_CODE, status=401
-        )
+        error = WRONG_CODE if enrolled else WRONG_ENROLMENT_CODE
+        return _totp_page(request, state, user, next_path, secret=again(), error=error, status=401)
     token, _ = auth.start_session(session, user, state.settings, now=now)
     response = redirect(next_path)
     _set_cookie(response, state.settings, SESSION_COOKIE, token, state.settings.session_ttl, "/")

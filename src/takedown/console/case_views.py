@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from takedown.auth.principal import Permission
 from takedown.config import Settings
@@ -85,10 +86,8 @@ def case_detail(
 def item_preview(item_id: uuid.UUID, viewer: Assessor, session: Tx, state: State) -> Response:
     """The blurred (and, by preference, grey) preview of an unknown item."""
     settings = _settings(session, state)
-    data = previews.blurred_preview(
-        session, item_id, viewer.user, fetcher=build_fetcher(settings), settings=settings
-    )
-    return _png(data)
+    wanted = previews.plan_preview(session, item_id, viewer.user)
+    return _fetched(session, wanted, settings)
 
 
 @router.get("/console/items/{item_id}/sharp")
@@ -97,16 +96,17 @@ def item_sharp(
 ) -> Response:
     """The item unblurred: only for the owner of an open reveal."""
     settings = _settings(session, state)
-    data = previews.sharp_image(
-        session,
-        item_id,
-        reveal_id,
-        viewer.principal,
-        fetcher=build_fetcher(settings),
-        settings=settings,
-        now=state.clock.now(),
+    wanted = previews.plan_sharp(
+        session, item_id, reveal_id, viewer.principal, settings=settings, now=state.clock.now()
     )
-    return _png(data)
+    return _fetched(session, wanted, settings)
+
+
+def _fetched(session: Session, wanted: previews.Wanted, settings: Settings) -> Response:
+    # End the request's transaction before the fetch: a slow host may take the fetcher's whole
+    # timeout, and must not hold SQLite's write lock (or a pooled connection) meanwhile.
+    session.commit()
+    return _png(previews.render(wanted, fetcher=build_fetcher(settings), settings=settings))
 
 
 @router.post("/console/items/{item_id}/reveal", response_model=None)

@@ -52,6 +52,9 @@ from takedown.matching.images import decode_image
 from takedown.monitoring import Fetcher, FetchError
 
 MAX_BLUR: Final = 30
+# A preview below this blur would be the sharp image without a reveal: no count, no cap, no
+# audit. Analysts choose how much more to blur, never less than this.
+MIN_BLUR: Final = 8
 MEDIA_TYPE: Final = "image/png"
 NO_STORE: Final = {"Cache-Control": "no-store"}
 
@@ -156,17 +159,29 @@ def _user_id(actor: Principal) -> uuid.UUID:
 # -- the pixels --------------------------------------------------------------------------------
 
 
-def fetch_original(item: CaseItem, fetcher: Fetcher, settings: Settings) -> Image.Image:
-    """The item's image as it is at its URL now, if its bytes are still the captured ones."""
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What to fetch and how to show it; planned in a transaction, fetched after it ends."""
+
+    url: str
+    sha256: str
+    blur: int
+    greyscale: bool
+
+
+def fetch_original(url: str, sha256: str, fetcher: Fetcher, settings: Settings) -> Image.Image:
+    """The image at ``url`` as it is now, if its bytes are still the captured ones."""
     try:
-        result = fetcher.fetch(item.url)
+        result = fetcher.fetch(url)
     except (FetchError, InvalidURL) as exc:
-        raise ContentUnavailable(f"The file could not be fetched: {exc.message}") from exc
+        # The error's title, not its message: messages can hold the URL, and a 5xx answer is
+        # logged; reported URLs stay out of logs.
+        raise ContentUnavailable(f"The file could not be fetched ({exc.title}).") from exc
     if not result.ok:
         raise ContentUnavailable(
             f"The host answered HTTP {result.status}; the file may have been removed."
         )
-    if hashlib.sha256(result.body).hexdigest() != item.sha256:
+    if hashlib.sha256(result.body).hexdigest() != sha256:
         raise ContentChanged(
             "The file at this URL is no longer the one captured (its SHA-256 differs), "
             "so it is not shown. Capture the case again to assess what is there now."
@@ -175,6 +190,15 @@ def fetch_original(item: CaseItem, fetcher: Fetcher, settings: Settings) -> Imag
         result.body, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
     )
     return decoded.image
+
+
+def render(wanted: Wanted, *, fetcher: Fetcher, settings: Settings) -> bytes:
+    """Fetch and draw what was planned. Call it with no database transaction open: a slow
+    host may take the fetcher's whole timeout, and SQLite has one writer."""
+    image = fetch_original(wanted.url, wanted.sha256, fetcher, settings)
+    return render_image(
+        image, max_side=settings.preview_max_side, blur=wanted.blur, greyscale=wanted.greyscale
+    )
 
 
 def render_image(image: Image.Image, *, max_side: int, blur: int, greyscale: bool) -> bytes:
@@ -191,31 +215,24 @@ def render_image(image: Image.Image, *, max_side: int, blur: int, greyscale: boo
     return out.getvalue()
 
 
-def blurred_preview(
-    session: Session, item_id: uuid.UUID, user: User, *, fetcher: Fetcher, settings: Settings
-) -> bytes:
-    """The default preview, with the viewer's blur and greyscale preferences."""
+def plan_preview(session: Session, item_id: uuid.UUID, user: User) -> Wanted:
+    """The default preview, with the viewer's blur (never below ``MIN_BLUR``) and greyscale
+    preferences."""
     item = get_item(session, item_id)
     _check_showable(item)
-    image = fetch_original(item, fetcher, settings)
-    return render_image(
-        image,
-        max_side=settings.preview_max_side,
-        blur=min(max(user.preview_blur, 0), MAX_BLUR),
-        greyscale=user.preview_greyscale,
-    )
+    blur = min(max(user.preview_blur, MIN_BLUR), MAX_BLUR)
+    return Wanted(item.url, item.sha256, blur, user.preview_greyscale)
 
 
-def sharp_image(
+def plan_sharp(
     session: Session,
     item_id: uuid.UUID,
     reveal_id: uuid.UUID,
     actor: Principal,
     *,
-    fetcher: Fetcher,
     settings: Settings,
     now: datetime,
-) -> bytes:
+) -> Wanted:
     """The item unblurred, in colour, for the user who revealed it, while the reveal is open."""
     item = get_item(session, item_id)
     _check_showable(item)
@@ -225,8 +242,7 @@ def sharp_image(
         raise RevealRefused("This reveal is not yours.")
     if not exposure.is_open(reveal, settings, now):
         raise RevealRefused("This reveal was hidden or has timed out; reveal the item again.")
-    image = fetch_original(item, fetcher, settings)
-    return render_image(image, max_side=settings.preview_max_side, blur=0, greyscale=False)
+    return Wanted(item.url, item.sha256, 0, False)
 
 
 # -- reveals -----------------------------------------------------------------------------------
@@ -282,6 +298,9 @@ def reveal(
     look); revealing another hides the one open before.
     """
     user_id = _user_id(actor)
+    # One reveal at a time per user, and the cap counted once: concurrent reveals by the same
+    # user wait for each other here (PostgreSQL; SQLite has a single writer anyway).
+    session.get(User, user_id, with_for_update=True)
     item = get_item(session, item_id)
     _check_showable(item)
     previous = list(_open_reveals(session, user_id, settings, now))
@@ -350,9 +369,14 @@ def parse_blur(text: str | int) -> int:
     try:
         blur = int(str(text).strip())
     except ValueError:
-        raise ValidationFailed("Blur must be a whole number from 0 to 30.") from None
-    if not 0 <= blur <= MAX_BLUR:
-        raise ValidationFailed(f"Blur must be from 0 to {MAX_BLUR}.")
+        raise ValidationFailed(
+            f"Blur must be a whole number from {MIN_BLUR} to {MAX_BLUR}."
+        ) from None
+    if not MIN_BLUR <= blur <= MAX_BLUR:
+        raise ValidationFailed(
+            f"Blur must be from {MIN_BLUR} to {MAX_BLUR}: less would show the image sharp "
+            "without a reveal."
+        )
     return blur
 
 

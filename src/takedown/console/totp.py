@@ -152,13 +152,6 @@ def start_enrolment(user: User, settings: Settings) -> str:
     return secret
 
 
-def pending_secret(user: User, settings: Settings) -> str | None:
-    """The seed of an enrolment not yet confirmed (to show it again after a wrong code)."""
-    if is_enrolled(user) or user.totp_secret is None:
-        return None
-    return decrypt_secret(user.totp_secret, settings)
-
-
 def confirm_enrolment(
     session: Session, user: User, code: str, settings: Settings, *, now: datetime
 ) -> bool:
