@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
 from takedown.auth.principal import Permission, Principal
 from takedown.cases import service, visibility
@@ -20,7 +21,9 @@ from takedown.cases.schemas import (
     CaseReportOut,
     CloseIn,
 )
-from takedown.web.deps import State, Tx, json_body, require
+from takedown.console import assessment, runtime
+from takedown.errors import Conflict
+from takedown.web.deps import AppState, State, Tx, json_body, require
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
@@ -72,11 +75,30 @@ def assess_case(
     session: Tx,
     state: State,
 ) -> CaseDetailOut:
-    """Record the analyst's verdict on a case awaiting assessment."""
+    """Record the analyst's verdict on a case awaiting assessment. A decision that needs a
+    second person (four eyes) is refused here with 409: it is made in the console, where the
+    second person sees it."""
+    _check_four_eyes(session, case_id, body.verdict, state)
     case = service.assess(
         session, case_id, body.verdict, caller, now=state.clock.now(), note=body.note
     )
     return _detail(session, case, caller)
+
+
+def _check_four_eyes(session: Session, case_id: uuid.UUID, verdict: str, state: AppState) -> None:
+    target = service.VERDICTS.get(verdict)
+    if target is None:
+        return  # service.assess explains the bad verdict
+    case = service.get_case(session, case_id)
+    settings = runtime.effective(session, state.settings)
+    if assessment.pending_approval(session, case_id) is not None:
+        raise Conflict("a decision on this case waits for a second person (console: Four eyes)")
+    needed = assessment.four_eyes_needed(session, case, target, settings)
+    if needed:
+        raise Conflict(
+            f"this decision needs a second person ({', '.join(needed)}): record it in the "
+            "console, where another person approves it"
+        )
 
 
 @router.post("/{case_id}/close", response_model=CaseDetailOut, dependencies=[Depends(json_body)])

@@ -378,7 +378,7 @@ def _apply(
         return Outcome("items", case.id)
     _move(session, case, target, actor, form, decider, now=now)
     if form.list_host and target is CaseState.CONFIRMED:
-        _list_host(session, case, form, actor, settings=settings, now=now)
+        _list_host(session, case, form, actor, settings=settings, now=now, requested_by=decided_by)
     return Outcome(target.value, case.id)
 
 
@@ -465,17 +465,28 @@ def _list_host(
     *,
     settings: Settings,
     now: datetime,
+    requested_by: str | None = None,
 ) -> None:
     """Put ``host/`` on the URL list: pending until a second person approves it (four eyes,
-    ``lists.entries.approve``), unless ``list_host`` is not a four-eyes action here."""
+    ``lists.entries.approve``), unless ``list_host`` is not a four-eyes action here.
+
+    Carrying out a held decision (``requested_by``, approved by ``actor``), the requester
+    proposed the host and the approver is its second person: recording the approver as the
+    proposer would let the requester approve their own host.
+    """
     expression = entries.parse_expression(case.host)
     if entries.live_entry(session, expression) is not None:
         return
     reason = form.note or "the site is dedicated to the material (assessment)"
+    proposer = actor
+    if requested_by is not None:
+        proposer = Principal(kind="user", id=None, label=requested_by)
     entry = entries.add_entry(
-        session, expression, actor=actor, reason=reason, now=now, case=case, settings=settings
+        session, expression, actor=proposer, reason=reason, now=now, case=case, settings=settings
     )
-    if LIST_HOST not in settings.four_eyes_actions:
+    if requested_by is not None:
+        entries.approve(session, entry, actor=actor, now=now)
+    elif LIST_HOST not in settings.four_eyes_actions:
         # Configured without four eyes: the system stands in as the second person, so the
         # entry's history still says who approved it and why.
         entries.approve(session, entry, actor=SYSTEM, now=now)

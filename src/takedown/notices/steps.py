@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from takedown.auth.principal import SYSTEM
 from takedown.cases import service as cases
-from takedown.cases.models import Case
+from takedown.cases.models import Case, CaseState
 from takedown.config import Settings
 from takedown.jobs import service as jobs
 from takedown.lists import entries
@@ -44,7 +44,9 @@ def advance(session: Session, case: Case, *, settings: Settings, now: datetime) 
     Nothing starts while a police hold is active: the hold pauses notices.
     """
     route = current_route(session, case.id)
-    if route is None or case.removed_at is not None:
+    # A case no longer confirmed (reversed to not illegal, or closed) sends nothing more,
+    # whoever clears it or whenever a hold or a police wait ends.
+    if route is None or case.removed_at is not None or case.state is not CaseState.CONFIRMED:
         return []
     steps = list(route_steps(session, route.id))
     done = {s.seq for s in steps if s.status is StepStatus.DONE}

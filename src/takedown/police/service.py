@@ -105,6 +105,8 @@ def _waiting(session: Session) -> list[tuple[Case, Route, RouteStep]]:
             RouteStep.action == StepAction.POLICE_DECONFLICTION,
             RouteStep.status == StepStatus.IN_PROGRESS,
             Route.id == current,
+            # A reversed (not illegal) or closed case no longer waits for police.
+            Case.state == CaseState.CONFIRMED,
         )
         .order_by(RouteStep.updated_at, Case.id, RouteStep.seq)
     ).all()
