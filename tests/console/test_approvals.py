@@ -14,7 +14,7 @@ from sqlalchemy import select
 from takedown.audit.models import AuditRecord
 from takedown.auth.models import Role
 from takedown.auth.permissions import ROLE_PERMISSIONS
-from takedown.auth.principal import Principal
+from takedown.auth.principal import SYSTEM, Principal
 from takedown.cases import service as cases
 from takedown.cases.models import CaseState, ItemVerdict
 from takedown.clock import FrozenClock
@@ -27,10 +27,14 @@ from takedown.errors import Conflict, Forbidden
 from takedown.lists import entries
 from takedown.lists.models import EntryStatus, UrlEntry
 from takedown.matching import banks
+from takedown.notices import service as notices
+from takedown.notices import steps
+from takedown.routing.service import current_route, route_case, route_steps
 from tests.console.support import sign_in
 from tests.console.test_assessment import CONFIRM, items_of, post_assessment, trace_jobs
 from tests.console.test_queue import FLAGGER, events_of, make_case, photo, state_of
-from tests.factories import ACTOR, NOW
+from tests.factories import ACTOR, NOW, login
+from tests.routing.support import DE_HOST, add_trace, confirmed_case, trace_data
 
 NOT_ILLEGAL = {"decision": "not_illegal", "note": "a benign test photo: nothing to act on"}
 
@@ -328,3 +332,36 @@ def test_reversing_a_confirmation_cancels_notices_and_delists(
         withdrawn = session.get_one(UrlEntry, entry_id)
         assert withdrawn.status is EntryStatus.WITHDRAWN
         assert withdrawn.withdrawn_reason == "the confirmation was reversed"
+
+
+def test_the_json_api_does_not_bypass_four_eyes(
+    client: TestClient, database: Database, flagged: uuid.UUID
+) -> None:
+    sign_in(client, database, Role.ANALYST, "ana")
+    headers = login(client, database, Role.ANALYST)
+    refused = client.post(
+        f"/api/v1/cases/{flagged}/assessment",
+        json={"verdict": "not_illegal", "note": "benign"},
+        headers=headers,
+    )
+    assert refused.status_code == 409
+    assert "second person" in refused.json()["detail"]
+    assert state_of(database, flagged) is CaseState.AWAITING_ASSESSMENT
+
+
+def test_nothing_goes_out_for_a_reversed_case(database: Database, settings: Settings) -> None:
+    """Police clearing (or their wait ending) after a reversal starts no step: no notice, no
+    listing, for a case now called not illegal."""
+    with database.transaction() as session:
+        case = confirmed_case(session, "http://abroad.example/r.jpg")
+        trace = add_trace(session, case, trace_data(DE_HOST))
+        route_case(session, case, trace, settings=settings, now=NOW, actor=SYSTEM)
+        route = current_route(session, case.id)
+        assert route is not None
+        assert list(route_steps(session, route.id))  # a route with something to do
+        case.state = CaseState.NOT_ILLEGAL  # reversed (the transition is tested above)
+        assert steps.advance(session, case, settings=settings, now=NOW) == []
+        assert notices.case_notices(session, case.id) == []
+        assert entries.case_entries(session, case.id) == []
+        case.state = CaseState.CONFIRMED  # the same route does act for a confirmed case
+        assert steps.advance(session, case, settings=settings, now=NOW) != []

@@ -286,3 +286,14 @@ def test_select_hosts_counts_what_it_leaves_out() -> None:
         1,
         1,
     )
+
+
+def test_a_records_only_for_host_names(rpz_settings: Settings) -> None:
+    """BIND refuses a whole primary zone over one A record owned by a name with "_" or a
+    label ending in "-"; the CNAME variants keep such names (CNAME owners may hold them)."""
+    hosts = ["my_site.example.test/", "edge-.example.test/", "fine.example.test/"]
+    assert owners(zone_text(rpz_settings, hosts, "rpz-a")) == {
+        "fine.example.test",
+        "*.fine.example.test",
+    }
+    assert "my_site.example.test" in owners(zone_text(rpz_settings, hosts, "rpz"))

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from takedown.cases import service as cases
+from takedown.cases.models import CaseState
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
@@ -17,6 +19,7 @@ from takedown.lists.tasks import PUBLISH_JOB, publish_lists
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
 from takedown.monitoring.tasks import record
 from tests.factories import ACTOR, NOW
+from tests.notices.support import events_of
 from tests.routing.support import confirmed_case
 
 
@@ -95,3 +98,35 @@ def test_listing_after_time_can_be_turned_off(db: Session, settings: Settings) -
     case.first_notice_at = NOW
     record(db, case, _live(), settings=off, now=NOW + timedelta(days=30))
     assert entries.case_entries(db, case.id) == []
+
+
+def test_unremoved_listing_respects_withdrawals_hosts_and_police(
+    db: Session, settings: Settings
+) -> None:
+    at = NOW + settings.list_unremoved_after
+    # Withdrawn by a person (an appeal upheld): the re-check does not list it again.
+    case = confirmed_case(db, "http://home.example.test/w.html")
+    case.first_notice_at = NOW
+    record(db, case, _live(), settings=settings, now=at)
+    [entry] = entries.case_entries(db, case.id)
+    entries.withdraw(db, entry, actor=ACTOR, now=at, reason="appeal upheld")
+    record(db, case, _live(), settings=settings, now=at + timedelta(hours=12))
+    assert entries.case_entries(db, case.id) == []
+    # A case at the root of a host would block the whole host: never listed automatically.
+    root = confirmed_case(db, "http://root.example.test/")
+    root.first_notice_at = NOW
+    record(db, root, _live(), settings=settings, now=at)
+    assert entries.case_entries(db, root.id, live=False) == []
+    assert entries.list_case(db, root, actor=ACTOR, reason="r", now=at) is None
+
+
+def test_a_case_reported_again_after_removal_walks_again(db: Session, settings: Settings) -> None:
+    case = confirmed_case(db, "http://back.example.test/p.html")
+    gone = RecheckOutcome(RecheckStatus.REMOVED, "http_404", "404", 404)
+    record(db, case, gone, settings=settings, now=NOW)
+    assert case.removed_at == NOW
+    cases.transition(db, case, CaseState.AWAITING_ASSESSMENT, ACTOR, now=NOW + timedelta(days=3))
+    # The content is back: removal is measured again, and re-checks may run again.
+    assert case.removed_at is None
+    [event] = events_of(db, case.id, "state_changed")[-1:]
+    assert event.data["earlier_removed_at"] == NOW.isoformat()

@@ -13,7 +13,7 @@ from takedown.config import Settings
 from takedown.errors import Conflict, ValidationFailed
 from takedown.lists import entries, keywords, versions
 from takedown.lists.models import EntryScope, EntryStatus, ListName
-from takedown.lists.rows import unpack
+from takedown.lists.rows import RowError, pack, unpack
 from tests.factories import ACTOR, NOW
 from tests.routing.support import confirmed_case
 
@@ -194,3 +194,10 @@ def test_keyword_list(db: Session, settings: Settings) -> None:
     ]
     keywords.remove(db, term.id, actor=ACTOR, now=NOW + timedelta(hours=1))
     assert keywords.live(db) == []
+
+
+def test_rows_keep_unusual_line_breaks_inside_fields() -> None:
+    rows = [("bank", "sha256", "a" * 64, "A1\u2028note\x0c")]
+    assert unpack(pack(ListName.HASHES, rows).content) == rows
+    with pytest.raises(RowError):
+        pack(ListName.HASHES, [("bank", "sha256", "b" * 64, "tab\there")])

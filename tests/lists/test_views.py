@@ -129,6 +129,8 @@ def test_missing_fields_are_shown_beside_each_field_and_nothing_is_saved(
         ({"contact": "not-an-address"}, "contact", "not an e-mail address"),
         ({"contact": "a@b.test\r\nBcc: c@d.test"}, "contact", "not an e-mail address"),
         ({"contact": "a@b.test, c@d.test"}, "contact", "not an e-mail address"),
+        ({"contact": "a@b.test,postmaster"}, "contact", "not an e-mail address"),
+        ({"contact": "pr\u00fcfer@b.test"}, "contact", "not an e-mail address"),
         ({"reasons": "x" * 5001}, "reasons", "At most 5000 characters"),
         ({"reasons": "   "}, "reasons", "Please tell us why"),
         ({"network": "n" * 201}, "network", "At most 200 characters"),

@@ -140,6 +140,12 @@ def transition(
     case.state = target
     case.closed_at = now if target == CaseState.CLOSED else None
     details = {"from": previous.value, "to": target.value, **(data or {})}
+    if previous is CaseState.CLOSED and case.removed_at is not None:
+        # Reported again after removal: the content is back, so the case walks again
+        # (notices, list, re-checks). The earlier removal stays on the timeline.
+        details["earlier_removed_at"] = case.removed_at.isoformat()
+        case.removed_at = None
+        case.next_recheck_at = None
     add_event(
         session,
         case,

@@ -45,6 +45,7 @@ from takedown.notices import service as notices
 from takedown.notices.models import Notice, NoticeKind, NoticeStatus
 from takedown.orgs import service as orgs
 from takedown.orgs.models import Organization
+from takedown.police import service as police
 from takedown.urls import public_suffix, registered_domain
 
 # Spelled out in cases.service too, which cannot import this module (it imports cases).
@@ -117,7 +118,9 @@ def alert_case(
         session, case.id, NoticeKind.DOMAIN_ALERT, registry.id, registry.name
     ):
         return None
-    if not host_notified(session, case.id):
+    # In a route with several groups one may be notified while police still deconflict
+    # another: the registry hears nothing until police have had their say.
+    if not host_notified(session, case.id) or police.police_steps(session, case.id):
         if now - since < GIVE_UP_AFTER:
             return now + WAIT_INTERVAL
         cases.add_event(

@@ -67,7 +67,9 @@ MAX_NOTICE_REFERENCE: Final = 64
 MAX_NOTE: Final = 5000
 # One address, nothing a mail header could read as a second recipient, a display name or a
 # new header line: no whitespace, comma, semicolon, angle brackets, quotes or backslash.
-_EMAIL: Final = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[^@\s\"<>(),;:\\\[\]]+\.[^@\s.\"<>]+$")
+_EMAIL: Final = re.compile(
+    r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[^@\s\"<>(),;:\\\[\]]+\.[^@\s.\"<>(),;:\\\[\]]+$", re.ASCII
+)
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Outcome = Literal["upheld", "rejected"]
@@ -250,7 +252,7 @@ def _contact(raw: str, errors: dict[str, str]) -> str:
     text = raw.strip()
     if not text:
         errors["contact"] = "Please give an e-mail address: we tell you the outcome there."
-    elif len(text) > MAX_CONTACT or not _EMAIL.match(text):
+    elif len(text) > MAX_CONTACT or not text.isascii() or not _EMAIL.match(text):
         errors["contact"] = "This is not an e-mail address."
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}" if local else text

@@ -147,6 +147,33 @@ def add_entry(
     return entry
 
 
+def list_case(
+    session: Session,
+    case: Case,
+    *,
+    actor: Principal,
+    reason: str,
+    now: datetime,
+    settings: Settings | None = None,
+) -> UrlEntry | None:
+    """List a case's own URL, as routing and monitoring do without a person deciding.
+
+    Nothing is listed when the URL's expression would block a whole host (a case reported at
+    ``http://host/``): that is a person's decision with four eyes (``add_by_hand``). Nor when
+    the case had this expression listed before and it was withdrawn (an appeal upheld, staff
+    took it off): only a person lists it again.
+    """
+    expression = case_expression(case)
+    if scope_of(expression) is EntryScope.HOST:
+        return None
+    for entry in case_entries(session, case.id, live=False):
+        if entry.expression == expression:
+            return entry if entry.status is not EntryStatus.WITHDRAWN else None
+    return add_entry(
+        session, expression, actor=actor, reason=reason, now=now, case=case, settings=settings
+    )
+
+
 def approve(session: Session, entry: UrlEntry, *, actor: Principal, now: datetime) -> UrlEntry:
     """The second person approves a pending whole-host entry."""
     if entry.status is not EntryStatus.PENDING:

@@ -63,7 +63,9 @@ def pack(name: ListName, rows: Iterable[Row]) -> Packed:
 def unpack(content: bytes) -> list[Row]:
     """The rows of a version's content, in their stored (sorted) order."""
     text = zlib.decompress(content).decode("utf-8")
-    return [tuple(line.split("\t")) for line in text.splitlines()]
+    # Split on "\n" only: str.splitlines() also splits on U+2028, form feed and others,
+    # which free text (a bank's classification) may hold.
+    return [tuple(line.split("\t")) for line in text.split("\n") if line]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -60,6 +60,10 @@ MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 # fullmatch, never "$": "$" also matches before a trailing line break.
 _NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
+# Owners of A/AAAA records must be host names (RFC 952/1123): BIND's check-names refuses a
+# whole primary zone over one "_" or a label starting or ending with "-".
+_HOSTNAME_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"{_HOSTNAME_LABEL}(?:\.{_HOSTNAME_LABEL})*")
 # Labels under a policy zone's origin that make a name a different kind of trigger
 # (response IP, name server name or address, client IP) or that mean an action.
 _TRIGGER_LABEL_PREFIX = "rpz-"
@@ -141,6 +145,10 @@ def render_zone(
     hostmaster = _setting_name(f"hostmaster.{settings.hotline_domain}", "TAKEDOWN_HOTLINE_DOMAIN")
     records = _records(variant, settings)
     selection = select_hosts(expressions, origin)
+    if variant == "rpz-a":
+        kept = [h for h in selection.hosts if _HOSTNAME.fullmatch(h)]
+        skipped = len(selection.hosts) - len(kept)
+        selection = replace(selection, hosts=kept, refused=selection.refused + skipped)
     _log_skipped(selection)
     parts = [_header(variant, version, published_at, selection, origin, hostmaster)]
     parts.extend(

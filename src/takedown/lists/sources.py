@@ -21,7 +21,11 @@ def hash_rows(session: Session) -> list[Row]:
         .join(Bank, Bank.id == BankEntry.bank_id)
         .where(Bank.role == BankRole.BLOCK_LIST, Bank.enabled, BankEntry.enabled)
     )
-    return [(bank, signal, value, classification) for bank, signal, value, classification in result]
+    # Classification is free text: tabs and line breaks become spaces, so a row stays a row.
+    return [
+        (bank, signal, value, " ".join(classification.split()))
+        for bank, signal, value, classification in result
+    ]
 
 
 SOURCES: dict[ListName, Callable[[Session], list[Row]]] = {

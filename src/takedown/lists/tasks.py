@@ -18,6 +18,7 @@ from takedown.console import runtime
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.lists import versions
 from takedown.lists.models import ListName
+from takedown.lists.rows import RowError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ def publish_lists(ctx: JobContext, payload: dict[str, Any]) -> None:
                 )
         except versions.GuardRefused as refused:
             log.warning("the %s list waits for a supervisor: %s", name.value, refused.message)
+            continue
+        except RowError as bad:
+            # One list's bad data must not keep the other lists from being published.
+            log.error("the %s list cannot be published: %s", name.value, bad)
             continue
         if version is not None:
             log.info(

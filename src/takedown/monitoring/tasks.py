@@ -27,6 +27,7 @@ from takedown.monitoring.models import Recheck
 from takedown.monitoring.removal import KnownItem, RecheckOutcome, RecheckStatus, recheck
 from takedown.monitoring.schedule import RECHECK_JOB, schedule_recheck
 from takedown.notices import service as notices
+from takedown.police import service as police
 from takedown.police.holds import active_hold
 
 
@@ -113,17 +114,15 @@ def _list_if_unremoved(session: Session, case: Case, *, settings: Settings, now:
     after = settings.list_unremoved_after
     if not after or case.first_notice_at is None or now - case.first_notice_at < after:
         return
-    expression = entries.case_expression(case)
-    if entries.live_entry(session, expression) is not None:
-        return
+    if police.police_steps(session, case.id):
+        return  # another part of the route still waits for police: nothing public yet
     hours = after.total_seconds() / 3600
-    entries.add_entry(
+    entries.list_case(
         session,
-        expression,
+        case,
         actor=SYSTEM,
         reason=f"not removed {hours:g} h after the first notice",
         now=now,
-        case=case,
     )
 
 

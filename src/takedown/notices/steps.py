@@ -73,17 +73,11 @@ def _start(
     step.status = StepStatus.IN_PROGRESS
     step.updated_at = now
     if step.action is StepAction.LIST_URL:
-        entry = entries.add_entry(
-            session,
-            entries.case_expression(case),
-            actor=SYSTEM,
-            reason=step.reason,
-            now=now,
-            case=case,
-            settings=settings,
+        entry = entries.list_case(
+            session, case, actor=SYSTEM, reason=step.reason, now=now, settings=settings
         )
         step.status = StepStatus.DONE
-        step.data = step.data | {"entry_id": str(entry.id)}
+        step.data = step.data | {"entry_id": str(entry.id) if entry else None}
         return True
     if step.action is StepAction.POLICE_DECONFLICTION:
         if _police_had_their_say(session, case, step):
