@@ -196,7 +196,21 @@ def test_guard_and_four_eyes_over_the_api(client: TestClient, database: Database
     draft = client.get("/api/v1/lists/urls/draft", headers=supervisor).json()
     assert draft["violations"][0]["rule"] == "protected_domain"
     assert client.get("/api/v1/lists/urls/versions", headers=supervisor).json()["items"] == []
-    forced = client.post("/api/v1/lists/urls/publish", json={"approve": True}, headers=supervisor)
+    # An approval names the draft it approves.
+    unnamed = client.post("/api/v1/lists/urls/publish", json={"approve": True}, headers=supervisor)
+    assert unnamed.status_code == 422
+    stale = client.post(
+        "/api/v1/lists/urls/publish",
+        json={"approve": True, "reviewed": "0" * 64},
+        headers=supervisor,
+    )
+    assert stale.status_code == 409
+    assert client.get("/api/v1/lists/urls/versions", headers=supervisor).json()["items"] == []
+    forced = client.post(
+        "/api/v1/lists/urls/publish",
+        json={"approve": True, "reviewed": draft["digest"]},
+        headers=supervisor,
+    )
     assert forced.status_code == 200
     assert forced.json()["version"]["approved_by"] == "u-supervisor"
 

@@ -15,6 +15,7 @@ from takedown.db.session import Database
 from takedown.jobs.registry import JobContext
 from takedown.lists import entries, versions
 from takedown.lists.models import EntryStatus, ListName
+from takedown.lists.rows import unpack
 from takedown.lists.tasks import PUBLISH_JOB, publish_lists
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
 from takedown.monitoring.tasks import record
@@ -130,3 +131,24 @@ def test_a_case_reported_again_after_removal_walks_again(db: Session, settings: 
     assert case.removed_at is None
     [event] = events_of(db, case.id, "state_changed")[-1:]
     assert event.data["earlier_removed_at"] == NOW.isoformat()
+
+
+def test_removals_go_out_while_additions_wait_for_a_supervisor(
+    db: Session, database: Database, settings: Settings
+) -> None:
+    small = settings.model_copy(update={"list_guard_max_added": 1})
+    clock = FrozenClock(NOW)
+    ctx = _context(db, database, small, clock)
+    first = entries.add_entry(db, "a.example.test/p.html", actor=ACTOR, reason="r", now=NOW)
+    publish_lists(ctx, {})
+    # Two additions (too many) and one withdrawal: the withdrawal is published alone.
+    for name in ("b", "c"):
+        entries.add_entry(db, f"{name}.example.test/p.html", actor=ACTOR, reason="r", now=NOW)
+    entries.withdraw(db, first, actor=ACTOR, now=NOW, reason="content removed")
+    clock.advance(small.list_publish_interval)
+    publish_lists(ctx, {})
+    version = versions.latest(db, ListName.URLS)
+    assert version is not None
+    assert (version.number, version.added_count, version.removed_count) == (2, 0, 1)
+    assert unpack(version.content) == []
+    assert versions.draft(db, ListName.URLS, small).violations[0].rule == "too_many_added"

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from takedown.auth.principal import Permission, Principal
 from takedown.console import runtime
+from takedown.errors import ValidationFailed
 from takedown.lists import downloads, entries, keywords, members, signing, versions
 from takedown.lists.list_schemas import (
     DraftOut,
@@ -153,6 +154,7 @@ def list_draft(name: str, caller: Writer, session: Tx, state: State) -> DraftOut
         name=plan.name.value,
         previous=plan.previous.number if plan.previous else None,
         changed=plan.changed,
+        digest=plan.digest,
         entry_count=len(plan.rows),
         added=[list(r) for r in plan.change.added[:1000]],
         removed=[list(r) for r in plan.change.removed[:1000]],
@@ -162,7 +164,13 @@ def list_draft(name: str, caller: Writer, session: Tx, state: State) -> DraftOut
 
 @router.post("/api/v1/lists/{name}/publish", response_model=PublishOut, dependencies=JSON)
 def publish(name: str, body: PublishIn, caller: Publisher, session: Tx, state: State) -> PublishOut:
-    """Publish now if the list changed; 409 with the guard's findings unless ``approve``."""
+    """Publish now if the list changed; 409 with the guard's findings unless ``approve``
+    with ``reviewed`` (the draft's digest: 409 when the list changed since)."""
+    if body.approve and body.reviewed is None:
+        raise ValidationFailed(
+            "an approval names the draft it approves: send the draft's digest as 'reviewed'",
+            field="reviewed",
+        )
     version = versions.publish(
         session,
         versions.list_name(name),
@@ -170,6 +178,7 @@ def publish(name: str, body: PublishIn, caller: Publisher, session: Tx, state: S
         now=state.clock.now(),
         settings=runtime.effective(session, state.settings),
         approve=body.approve,
+        reviewed=body.reviewed,
     )
     return PublishOut(
         published=version is not None, version=VersionOut.of(version) if version else None

@@ -99,6 +99,8 @@ class DraftOut(BaseModel):
     name: str
     previous: int | None
     changed: bool
+    # Send it back with an approval: what you reviewed is what gets published.
+    digest: str
     entry_count: int
     added: list[list[str]]
     removed: list[list[str]]
@@ -108,8 +110,10 @@ class DraftOut(BaseModel):
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Publish even though the guard refuses: the supervisor's approval, recorded.
+    # Publish even though the guard refuses: the supervisor's approval, recorded. It needs
+    # ``reviewed``: the ``digest`` of the draft the supervisor looked at.
     approve: bool = False
+    reviewed: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
 
 class PublishOut(BaseModel):

@@ -40,7 +40,9 @@ def publish_lists(ctx: JobContext, payload: dict[str, Any]) -> None:
                 )
         except versions.GuardRefused as refused:
             log.warning("the %s list waits for a supervisor: %s", name.value, refused.message)
-            continue
+            version = versions.publish_removals(
+                ctx.session, name, actor=SYSTEM, now=now, settings=settings
+            )
         except RowError as bad:
             # One list's bad data must not keep the other lists from being published.
             log.error("the %s list cannot be published: %s", name.value, bad)

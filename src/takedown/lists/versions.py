@@ -19,7 +19,7 @@ from takedown.config import Settings
 from takedown.errors import Conflict, NotFound
 from takedown.lists import guard
 from takedown.lists.models import ListName, ListVersion
-from takedown.lists.rows import Diff, Row, diff, pack, unpack
+from takedown.lists.rows import Diff, Packed, Row, diff, pack, unpack
 from takedown.lists.sources import current_rows
 
 
@@ -36,6 +36,11 @@ class Draft:
     rows: list[Row]
     change: Diff
     violations: list[guard.Violation]
+
+    @property
+    def digest(self) -> str:
+        """What a supervisor approves: the SHA-256 of the rows as they would be published."""
+        return pack(self.name, self.rows).sha256
 
     @property
     def changed(self) -> bool:
@@ -99,30 +104,72 @@ def publish(
     now: datetime,
     settings: Settings,
     approve: bool = False,
+    reviewed: str | None = None,
 ) -> ListVersion | None:
     """Publish the list if it changed; None when it did not.
 
     With guard violations this raises ``GuardRefused`` unless ``approve`` (a supervisor's
     decision, checked by the caller), which is recorded on the version with what was approved.
+    ``reviewed`` is the digest of the draft the supervisor looked at (``Draft.digest``): when
+    given, a list that changed since is refused rather than approved unseen.
     """
     plan = draft(session, name, settings)
     if not plan.changed:
         return None
+    packed = pack(name, plan.rows)
+    if reviewed is not None and reviewed != packed.sha256:
+        raise Conflict(
+            "the list changed since the draft you reviewed; look at the draft again",
+            draft=packed.sha256,
+        )
     violations = [v.as_dict() for v in plan.violations]
     if violations and not approve:
         raise GuardRefused(
             "; ".join(v["detail"] for v in violations) + ". A supervisor can approve the version.",
             violations=violations,
+            draft=packed.sha256,
         )
-    packed = pack(name, plan.rows)
+    return _store(session, name, plan.previous, packed, plan.change, actor, now, violations)
+
+
+def publish_removals(
+    session: Session, name: ListName, *, actor: Principal, now: datetime, settings: Settings
+) -> ListVersion | None:
+    """While the guard holds a version back, publish only what it takes off the list.
+
+    Withdrawals (content removed, an appeal upheld) must reach members at once, whatever
+    waits for a supervisor. Nothing is published when the removals themselves are what the
+    guard refused, or when there are none.
+    """
+    plan = draft(session, name, settings)
+    if plan.previous is None or not plan.change.removed:
+        return None
+    if any(v.rule == "too_many_removed" for v in plan.violations):
+        return None
+    gone = set(plan.change.removed)
+    rows = [r for r in unpack(plan.previous.content) if r not in gone]
+    change = Diff(added=[], removed=plan.change.removed)
+    return _store(session, name, plan.previous, pack(name, rows), change, actor, now, [])
+
+
+def _store(
+    session: Session,
+    name: ListName,
+    previous: ListVersion | None,
+    packed: Packed,
+    change: Diff,
+    actor: Principal,
+    now: datetime,
+    violations: list[dict[str, str]],
+) -> ListVersion:
     version = ListVersion(
         list_name=name.value,
-        number=(plan.previous.number if plan.previous else 0) + 1,
+        number=(previous.number if previous else 0) + 1,
         created_at=now,
         created_by=actor.label,
         entry_count=packed.count,
-        added_count=len(plan.change.added),
-        removed_count=len(plan.change.removed),
+        added_count=len(change.added),
+        removed_count=len(change.removed),
         content=packed.content,
         content_sha256=packed.sha256,
         approved_by=actor.label if violations else None,
