@@ -259,3 +259,9 @@ def test_a_page_loaded_before_another_change_does_not_undo_it(
 
     assert saved.status_code == 303
     assert stored(database) == {"deadline_public": "PT2H", "max_renotices": 5}
+
+
+@pytest.mark.parametrize("typed", ["99999999999999999999d", "soon", "-5h"])
+def test_durations_that_are_not_durations_are_refused(typed: str) -> None:
+    with pytest.raises(ValidationFailed):
+        runtime.parse_duration(typed)

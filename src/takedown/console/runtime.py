@@ -156,11 +156,12 @@ def _is_names(key: str) -> bool:
 def parse_duration(raw: str) -> timedelta:
     """A duration as people type it (24h, 30m, 2d, 90s, 3600, PT24H), or ValidationFailed."""
     match = _DURATION.match(raw)
-    if match is not None:
-        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     try:
+        if match is not None:
+            return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
         value: timedelta = TypeAdapter(timedelta).validate_python(raw.strip())
-    except ValidationError:
+    except (ValidationError, OverflowError):
+        # OverflowError: more days than a timedelta holds ("99999999999999999999d").
         raise ValidationFailed(
             f"{raw.strip()!r} is not a duration such as 24h, 30m, 2d or 3600 (seconds)"
         ) from None
