@@ -9,12 +9,11 @@ import httpx
 import pyotp
 import pytest
 from click.testing import CliRunner
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from takedown.auth.models import User, UserSession
-from takedown.auth.principal import Permission
 from takedown.cli.main import main
 from takedown.clock import FrozenClock
 from takedown.config import Settings
@@ -26,7 +25,6 @@ from takedown.console.auth_views import (
     WRONG_CREDENTIALS,
     safe_next,
 )
-from takedown.console.deps import page
 from takedown.db.session import Database
 from takedown.errors import ConfigurationError
 from takedown.web.app import create_app
@@ -352,14 +350,8 @@ def test_sign_in_returns_to_the_page_asked_for(
 
 
 def test_an_expired_session_goes_back_to_sign_in(
-    client: TestClient, app: FastAPI, database: Database, settings: Settings, clock: FrozenClock
+    client: TestClient, database: Database, settings: Settings, clock: FrozenClock
 ) -> None:
-    # A stand-in for the queue page, if it is not there: the real one, registered first,
-    # answers instead when it is.
-    @app.get("/console/queue")
-    def _queue(_: object = Depends(page(Permission.CASES_READ))) -> dict[str, str]:
-        return {}
-
     user(database, "ana")
     secret = enrol_totp(database, "ana", settings)
     _sign_in(client, "ana", secret)

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from takedown.auth import service as auth
 from takedown.auth.models import User, UserSession
 from takedown.auth.principal import Permission, Principal
-from takedown.errors import TakedownError, Unauthorized
+from takedown.errors import Unauthorized
 from takedown.web.deps import CSRF_HEADER, SESSION_COOKIE, State, Tx
 from takedown.web.templating import render
 
@@ -38,8 +38,7 @@ class LoginRequired(Exception):
 class PageForbidden(Exception):
     """The signed-in role may not open the page: a 403 page (see ``install``)."""
 
-    def __init__(self, viewer: Viewer, message: str) -> None:
-        self.viewer = viewer
+    def __init__(self, message: str) -> None:
         self.message = message
 
 
@@ -108,9 +107,7 @@ def page(permission: Permission) -> Callable[..., Viewer]:
     ) -> Viewer:
         viewer = _viewer(request, session, state)
         if not viewer.can(permission):
-            raise PageForbidden(
-                viewer, f"Your role ({viewer.user.role.label}) cannot open this page."
-            )
+            raise PageForbidden(f"Your role ({viewer.user.role.label}) cannot open this page.")
         return viewer
 
     return check
@@ -168,8 +165,3 @@ def install(app: FastAPI) -> None:
             },
             status_code=403,
         )
-
-
-def problem_message(exc: TakedownError) -> str:
-    """An error of ours as one line for a page."""
-    return exc.message

@@ -24,5 +24,5 @@ ADMIN_PERMISSIONS: Final = (
 @router.get(ADMIN, response_class=HTMLResponse)
 def admin_index(request: Request, viewer: Staff) -> HTMLResponse:
     if not any(viewer.can(p) for p in ADMIN_PERMISSIONS):
-        raise PageForbidden(viewer, f"Your role ({viewer.user.role.label}) cannot open this page.")
+        raise PageForbidden(f"Your role ({viewer.user.role.label}) cannot open this page.")
     return view(request, "console/admin_index.html", viewer, {})
