@@ -1,6 +1,6 @@
 """Benchmark hashing: images hashed per second for the benign sample photos.
 
-    .venv/bin/python bench/hash.py                  # every photo in shared/testdata/pdq
+    .venv/bin/python bench/hash.py                  # every photo in tests/data/pdq
     .venv/bin/python bench/hash.py --rounds 1       # a quick run
 
 For each group of sample images (the 1600x1004 bridge photos, the 256x256 LabelMe scenes,
@@ -29,7 +29,7 @@ from PIL import Image
 
 from takedown.matching import hash_bytes
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "pdq"
+TESTDATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pdq"
 SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 

@@ -32,8 +32,8 @@ from takedown.db.registry import import_all_models
 from takedown.db.session import Database, create_db_engine
 from takedown.web.app import create_app
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-TESTDATA = SHARED / "testdata"
+# Everything the tests read lives in the repository (tests/data/README.md says where from).
+TESTDATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")

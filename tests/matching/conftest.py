@@ -12,7 +12,7 @@ from .support import PDQ_DATA
 @pytest.fixture(scope="session")
 def pdq_data() -> Path:
     if not PDQ_DATA.is_dir():
-        pytest.fail(f"the shared PDQ test data is missing at {PDQ_DATA}")
+        pytest.fail(f"the PDQ test data is missing at {PDQ_DATA}")
     return PDQ_DATA
 
 

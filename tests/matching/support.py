@@ -1,18 +1,19 @@
-"""Helpers for the matching tests: paths to the shared benign images, generated patterns.
+"""Helpers for the matching tests: paths to the benign sample images, generated patterns.
 
-Every image used here is benign: the stock photos in ``shared/testdata/pdq`` (a park with a
-footbridge, sky, sea, a pen, noise images; see its README) or patterns generated in memory.
+Every image used here is benign: the stock photos in ``tests/data/pdq`` (a park with a
+footbridge, sky, sea, a pen, noise images; see ``tests/data/README.md``) or patterns
+generated in memory.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
+from tests.conftest import TESTDATA
+
 PDQ_DATA = TESTDATA / "pdq"
 BRIDGE = PDQ_DATA / "bridge-mods" / "aaa-orig.jpg"
 

@@ -1,6 +1,6 @@
 """Hashing, matching and banks over the JSON API.
 
-"Known material" is the benign bridge photo from ``shared/testdata/pdq``: put in a bank, it
+"Known material" is the benign bridge photo from ``tests/data/pdq``: put in a bank, it
 must be found again after resizing, re-encoding and rotation.
 """
 
@@ -81,7 +81,7 @@ def _edited(edit: str) -> bytes:
         ("resized", "original"),
         ("jpeg-quality-25", "original"),
         ("rotated-90", "rotate90"),
-        # A left-right mirror, named like testdata/pdq/dih/bridge-6-flipy.jpg.
+        # A left-right mirror, named like tests/data/pdq/dih/bridge-6-flipy.jpg.
         ("mirrored", "flipy"),
     ],
 )

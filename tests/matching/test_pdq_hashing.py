@@ -1,4 +1,4 @@
-"""PDQ hashes against the reference values in shared/testdata/pdq (see its README)."""
+"""PDQ hashes against the reference values in tests/data/pdq (see tests/data/README.md)."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def _pdq(relative: str) -> tuple[str, int, dict[str, str]]:
     return result.pdq.value, int(result.pdq.quality or 0), dict(result.pdq.variants)
 
 
-def test_shared_test_data_is_beside_the_checkout() -> None:
-    # CI clones the repository anywhere, with shared/ beside it.
+def test_reference_data_is_in_the_repository() -> None:
+    # A fresh clone, wherever it is, holds the data its tests read.
     assert (PDQ_DATA / COMPUTED).is_file()
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from takedown.urls import canonicalize, expressions, hash_prefix
+from tests.conftest import TESTDATA
 
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3] / "shared" / "testdata" / "urls" / "safebrowsing-v4.json"
-)
+VECTORS_FILE = TESTDATA / "urls" / "safebrowsing-v4.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 
 

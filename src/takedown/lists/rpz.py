@@ -29,7 +29,7 @@ semicolon) can neither add records nor break the zone; it is dropped. The values
 settings (origin, splash host, addresses, hostmaster domain) are checked the same way and a
 bad one raises :class:`~takedown.errors.ConfigurationError` instead of producing a zone.
 
-Variants (see ``/work/shared/reference/formats.md`` section 4):
+Variants (policy actions of the RPZ format, draft-vixie-dnsop-dns-rpz-00):
 
 - ``rpz``: ``CNAME`` to the splash host (a walled garden; BIND, Unbound, PowerDNS);
 - ``rpz-a``: ``A``/``AAAA`` of the splash server (Knot Resolver ignores CNAME targets);

@@ -7,7 +7,7 @@
   with or without a header (``threatexchange dataset -P --csv`` writes
   ``collab,signal_type,signal_str,category,tags``), ``signal_type signal`` lines (its
   ``local_file`` exchange), or bare hashes one per line when a default signal type is given
-  (e.g. ``testdata/pdq/hash-lists``). pytx names map to ours (``video_md5`` -> ``md5``).
+  (e.g. ``tests/data/pdq/hash-lists``). pytx names map to ours (``video_md5`` -> ``md5``).
 
 Parsing only splits lines into raw fields, each with its line number in the file (the header
 is line 1); the importer validates them.

@@ -32,7 +32,7 @@ class Match:
     distance: int
     # For signal types with variants (PDQ): how the content relates to the known image,
     # "original" or the rotation/flip that turns the known image into the content (named
-    # like the files in testdata/pdq/dih: "rotate90" means the content is the known image
+    # like the files in tests/data/pdq/dih: "rotate90" means the content is the known image
     # turned the way bridge-2-rotate-90.jpg is turned from bridge-1-original.jpg). None for
     # exact types.
     variant: str | None = None

@@ -9,7 +9,7 @@ PDQ is not invariant under rotation or mirroring (a rotated file is 106-128 bits
 original), so we also compute the 8 dihedral variants: the hashes the image would have after
 each of the 8 rotations and flips. pdqhash derives them from one DCT, so they cost no
 measurable extra time (12.6 ms either way for a 1600x1004 photo), and they land within 0-8
-bits of hashing the rotated file itself (checked in the tests against ``testdata/pdq/dih``).
+bits of hashing the rotated file itself (checked in the tests against ``tests/data/pdq/dih``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ DEFAULT_THRESHOLD: Final = 31
 DEFAULT_QUALITY_FLOOR: Final = 50
 
 # The order of ``pdqhash.compute_dihedral``'s result (C++ ``pdqDihedralHash256esFromFloatLuma``).
-# The names follow the test files in testdata/pdq/dih (bridge-2-rotate-90.jpg is the photo the
+# The names follow the test files in tests/data/pdq/dih (bridge-2-rotate-90.jpg is the photo the
 # "rotate90" variant describes) and are stored, so they must never change.
 VARIANTS: Final[tuple[str, ...]] = (
     "original",
