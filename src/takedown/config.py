@@ -30,6 +30,22 @@ class Settings(BaseSettings):
     # Empty means SQLite in data_dir, the embedded default that needs nothing installed.
     database_url: str = ""
     sql_echo: bool = False
+    # Bounded waits, so no request or job can wait for ever on the database (PostgreSQL;
+    # SQLite's writer lock and busy timeout use db_lock_timeout_seconds). A statement, a lock
+    # wait, a connection from the pool or a new connection that takes longer fails, and the
+    # API answers 503 instead of hanging. A transaction left idle this long is ended by the
+    # server, so a stuck client cannot hold its locks.
+    db_statement_timeout_seconds: float = Field(default=60.0, gt=0)
+    db_lock_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=120.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    # Requests served at once by one API process; more wait up to admission_wait_seconds for
+    # a slot and are then refused with 503 and Retry-After (load shedding). The connection
+    # pool and the thread pool are sized from it, which is what keeps a slow transaction from
+    # wedging the process (see web/admission.py).
+    max_concurrent_requests: int = Field(default=16, ge=1, le=1000)
+    admission_wait_seconds: float = Field(default=3.0, ge=0)
 
     # Intake.
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
@@ -54,7 +70,13 @@ class Settings(BaseSettings):
 
     # Staff sessions.
     session_ttl: timedelta = timedelta(hours=12)
-    cookie_secure: bool = False
+    # Cookies marked Secure and named with the __Host- prefix (sent over https only, to this
+    # host only, never set by a sibling domain). Unset: on in production, off in development,
+    # which is served over plain http on 127.0.0.1 where a browser would drop Secure cookies.
+    cookie_secure: bool | None = None
+    # Strict-Transport-Security max-age, sent while cookies are secure (the site is https
+    # only then); 0 sends none.
+    hsts_max_age: int = Field(default=31_536_000, ge=0)
 
     # Jobs.
     job_lease_seconds: int = Field(default=300, ge=2)
@@ -194,6 +216,11 @@ class Settings(BaseSettings):
         if self.env == "production" and self.secret_key == DEV_SECRET_KEY:
             raise ValueError("TAKEDOWN_SECRET_KEY must be set in production (32+ characters)")
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies are Secure and ``__Host-`` prefixed (see ``cookie_secure``)."""
+        return self.env == "production" if self.cookie_secure is None else self.cookie_secure
 
     @cached_property
     def effective_database_url(self) -> str:

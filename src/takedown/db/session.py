@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from takedown.config import Settings
+
+# How long a SQLite transaction waits for the writer lock at least (a worker's job may hold it
+# for a while); beyond it the request fails with "database is locked" (503), never hangs.
+_DEFAULT_LOCK_TIMEOUT = 10.0
 
 
 class _SerializedConnection(sqlite3.Connection):
@@ -31,10 +36,11 @@ class _SerializedConnection(sqlite3.Connection):
     """
 
     writer_lock: threading.Lock
+    lock_timeout = _DEFAULT_LOCK_TIMEOUT
     holding = False
 
     def begin_immediate(self) -> None:
-        if not self.writer_lock.acquire(timeout=_LOCK_TIMEOUT):
+        if not self.writer_lock.acquire(timeout=self.lock_timeout):
             raise sqlite3.OperationalError("database is locked (waited for the writer lock)")
         self.holding = True
         try:
@@ -67,7 +73,37 @@ class _SerializedConnection(sqlite3.Connection):
             self._release()
 
 
-_LOCK_TIMEOUT = 30.0
+@dataclass(frozen=True)
+class Limits:
+    """How long anything may wait on the database, and how many connections a process keeps.
+
+    Every wait is bounded so that a slow transaction or an outage makes requests fail fast
+    (the API answers 503) instead of piling up: statements, lock waits (row locks and
+    advisory locks alike), idle transactions, pool checkouts and new connections.
+    """
+
+    statement_timeout: float = 60.0
+    lock_timeout: float = 5.0
+    idle_in_transaction_timeout: float = 120.0
+    pool_timeout: float = 5.0
+    connect_timeout: int = 5
+    pool_size: int = 10
+    max_overflow: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        # The pool must hold every request admitted at once (see web/admission.py) plus the
+        # jobs of a worker running in the same process, so no admitted request waits for a
+        # connection that only another admitted request could give back.
+        return cls(
+            statement_timeout=settings.db_statement_timeout_seconds,
+            lock_timeout=settings.db_lock_timeout_seconds,
+            idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pool_size=settings.max_concurrent_requests + 4,
+            max_overflow=10,
+        )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -94,25 +130,70 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.connection.dbapi_connection.begin_immediate()
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def _configure_postgresql(engine: Engine, limits: Limits) -> None:
+    """Session timeouts on every new connection (``SET``, not ``SET LOCAL``: they outlive it).
+
+    Set here rather than in the URL's ``options`` so that a URL carrying its own options (a
+    search_path, say) keeps them.
+    """
+    settings = (
+        ("statement_timeout", limits.statement_timeout),
+        ("lock_timeout", limits.lock_timeout),
+        ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            for name, seconds in settings:
+                cursor.execute(f"SET {name} = {int(seconds * 1000)}")
+        dbapi_conn.commit()
+
+
+def create_db_engine(url: str, *, echo: bool = False, limits: Limits | None = None) -> Engine:
     """An engine for a database URL, with SQLite tuned for the embedded default."""
+    limits = limits or Limits()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         lock = threading.Lock()
+        wait = max(limits.lock_timeout, _DEFAULT_LOCK_TIMEOUT)
 
         class Connection(_SerializedConnection):
             writer_lock = lock
+            lock_timeout = wait
 
         engine = create_engine(
             url,
             echo=echo,
+            pool_size=limits.pool_size,
+            max_overflow=limits.max_overflow,
+            pool_timeout=limits.pool_timeout,
             connect_args={"check_same_thread": False, "timeout": 30, "factory": Connection},
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        url,
+        echo=echo,
+        # A connection broken by a database restart is found and replaced before use.
+        pool_pre_ping=True,
+        pool_size=limits.pool_size,
+        max_overflow=limits.max_overflow,
+        pool_timeout=limits.pool_timeout,
+        connect_args={
+            "connect_timeout": limits.connect_timeout,
+            # A peer that vanished (a dropped connection, a failed-over server) is noticed
+            # by the kernel within about 30 s instead of the default two hours.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
+    )
+    _configure_postgresql(engine, limits)
+    return engine
 
 
 class Database:
@@ -131,7 +212,13 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_db_engine(settings.effective_database_url, echo=settings.sql_echo))
+        return cls(
+            create_db_engine(
+                settings.effective_database_url,
+                echo=settings.sql_echo,
+                limits=Limits.from_settings(settings),
+            )
+        )
 
     @property
     def dialect(self) -> str:

@@ -27,7 +27,8 @@ from takedown.orgs.api import router as orgs_router
 from takedown.police.api import router as police_router
 from takedown.routing.api import router as routing_router
 from takedown.tracing.api import router as tracing_router
-from takedown.web import problems
+from takedown.web import problems, unavailable
+from takedown.web.admission import AdmissionMiddleware, Gate
 from takedown.web.deps import AppState
 from takedown.web.health import router as health_router
 from takedown.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -56,6 +57,7 @@ def create_app(
         key_limiter=RateLimiter(settings.api_rate_limit, window),
     )
     problems.install(app)
+    unavailable.install(app)
     for router in (
         health_router,
         auth_router,
@@ -83,7 +85,14 @@ def create_app(
     def home() -> RedirectResponse:
         return RedirectResponse("/report", status_code=302)
 
-    # Added last, so outermost: the body limit applies before anything reads the body.
+    # Each middleware added wraps the ones before it. Admission is inside the security
+    # headers, so a shed request's 503 carries them too.
+    app.add_middleware(
+        AdmissionMiddleware,
+        gate=Gate(settings.max_concurrent_requests),
+        wait_seconds=settings.admission_wait_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Added last, so outermost: the body limit applies before anything reads the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

@@ -14,8 +14,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up (async: it needs no thread, so it answers even when all are busy)."""
     return {"status": "ok"}
 
 

@@ -1,0 +1,60 @@
+"""While the database is away or too slow, answer 503 at once instead of 500 or a hang.
+
+Every wait on the database is bounded (``db.session.Limits``): a connection that cannot be
+made, a pool with no free connection, a lock or statement timeout, a connection the server
+dropped. Each of these ends the request with an error from SQLAlchemy; this turns them into a
+``503`` problem with ``Retry-After``, logged as one line (no traceback: it is a condition of
+the environment, not a bug). The handler sits in Starlette's exception middleware, so the
+connection stays open for the client's next request, unlike an unhandled 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
+
+from takedown.web.problems import problem
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database is unreachable or busy rather than that we erred.
+
+    OperationalError covers refused and dropped connections, PostgreSQL's lock and statement
+    timeouts and SQLite's "database is locked"; a pool checkout timeout is TimeoutError; a
+    connection invalidated mid-transaction shows as any DBAPIError with that flag.
+    """
+    if isinstance(error, sa.OperationalError | sa.TimeoutError):
+        return True
+    return isinstance(error, sa.DBAPIError) and bool(error.connection_invalidated)
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    if not is_unavailable(error):
+        # A real bug (a constraint, bad SQL): the generic handler logs it with its traceback.
+        raise error
+    cause = error.orig if isinstance(error, sa.DBAPIError) else error
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        str(cause).splitlines()[0] if str(cause) else type(cause).__name__,
+    )
+    response = problem(
+        503,
+        "Service unavailable",
+        "the database is unavailable or busy; retry shortly",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(sa.OperationalError, _database_error)
+    app.add_exception_handler(sa.DBAPIError, _database_error)
+    app.add_exception_handler(sa.TimeoutError, _database_error)
