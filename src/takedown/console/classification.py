@@ -1,6 +1,6 @@
 """The classification schemes an analyst records on an item, and the assessment form's rules.
 
-One item is classified in up to five schemes at once (DESIGN.md, "assessment"): the INHOPE
+One item is classified in up to five schemes at once (docs/DESIGN.md, "assessment"): the INHOPE
 status (baseline / nationally illegal / not illegal), the UK category (A/B/C), the industry
 classification (A1/A2/B1/B2), an age band (the IWF's bands) and whether the image is
 photographic. Labels are the schemes' published codes only; what each code means is in the

@@ -1,4 +1,4 @@
-"""Known-material matching: signal types, hashing, exact indexes (see DESIGN.md).
+"""Known-material matching: signal types, hashing, exact indexes (see docs/DESIGN.md).
 
 The public surface, for the bank, capture and scan layers built on top:
 

@@ -1,4 +1,4 @@
-"""The outside world tracing talks to, behind small interfaces (STYLE habit 4).
+"""The outside world tracing talks to, behind small interfaces (see docs/DESIGN.md).
 
 Each has a real implementation (dnspython against a nameserver, the offline dataset shipped
 in ``geoip2fast``, RDAP over HTTPS) and tests use the same implementations against local

@@ -140,7 +140,7 @@ class RdapClient:
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self._bucket = TokenBucket(rate_per_second, min(2.0, max(1.0, rate_per_second)))
-        # trust_env=False: no proxies or certificates from the environment (STYLE habit 7).
+        # trust_env=False: no proxies or certificates from the environment (only Settings reads it).
         # Redirects are followed by hand, so a redirect's body is never read and the total
         # time limit covers every hop.
         self._client = httpx.Client(
