@@ -7,17 +7,70 @@ stops it with a clear message instead of failing on the first request.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from takedown.errors import ConfigurationError
 
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
+
+# The longest duration any setting takes. Longer is a typing mistake (seconds for minutes,
+# a digit too many), and a date that far off overflows when a deadline is added to now.
+MAX_DURATION: Final = timedelta(days=3650)
+# Plain seconds, as the README documents: "3600", "1.5". A sign is read so that "-60" is
+# refused as negative rather than as unreadable.
+_SECONDS: Final = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_PYDANTIC_DURATION: Final = TypeAdapter(timedelta)
+
+
+def _read_duration(value: object) -> object:
+    """A duration from text: seconds, or what pydantic reads (ISO 8601, ``HH:MM:SS``).
+
+    pydantic alone refuses "3600" from the environment (it reads seconds only from numbers,
+    and the environment gives text), so text is read here; numbers and timedeltas given in
+    Python go on to pydantic unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if _SECONDS.fullmatch(text):
+        seconds = float(text)
+        # Checked before timedelta() sees it, which overflows on thirty nines.
+        if seconds > MAX_DURATION.total_seconds():
+            raise ValueError(f"a duration is at most {MAX_DURATION.days} days, not {text} seconds")
+        return timedelta(seconds=seconds)
+    try:
+        return _PYDANTIC_DURATION.validate_python(text)
+    except ValidationError:
+        raise ValueError(
+            f"{value!r} is not a duration: give seconds (3600) or ISO 8601 (PT1H, P1D)"
+        ) from None
+
+
+def _bounded_duration(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("a duration cannot be negative")
+    if value > MAX_DURATION:
+        raise ValueError(f"a duration is at most {MAX_DURATION.days} days")
+    return value
+
+
+# Every duration setting: seconds or ISO 8601 from the environment, from 0 to MAX_DURATION.
+# The console's runtime settings validate through the same field, so they share the checks.
+Duration = Annotated[timedelta, BeforeValidator(_read_duration), AfterValidator(_bounded_duration)]
 
 
 class Settings(BaseSettings):
@@ -58,10 +111,10 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=120_000, ge=1)
 
     # Deadlines from the first report, per priority (ISO 8601 durations or seconds).
-    deadline_immediate_danger: timedelta = timedelta(hours=1)
-    deadline_police: timedelta = timedelta(hours=24)
-    deadline_trusted: timedelta = timedelta(hours=24)
-    deadline_public: timedelta = timedelta(hours=24)
+    deadline_immediate_danger: Duration = timedelta(hours=1)
+    deadline_police: Duration = timedelta(hours=24)
+    deadline_trusted: Duration = timedelta(hours=24)
+    deadline_public: Duration = timedelta(hours=24)
 
     # What the public report pages show.
     hotline_name: str = "Takedown hotline"
@@ -69,7 +122,7 @@ class Settings(BaseSettings):
     emergency_number: str = "112"
 
     # Staff sessions.
-    session_ttl: timedelta = timedelta(hours=12)
+    session_ttl: Duration = timedelta(hours=12)
     # Cookies marked Secure and named with the __Host- prefix (sent over https only, to this
     # host only, never set by a sibling domain). Unset: on in production, off in development,
     # which is served over plain http on 127.0.0.1 where a browser would drop Secure cookies.
@@ -125,18 +178,23 @@ class Settings(BaseSettings):
     # RDAP: rdap.org redirects to the registry that holds the answer. Empty disables RDAP.
     rdap_base_url: str = "https://rdap.org"
     rdap_timeout: float = Field(default=10.0, gt=0)
-    rdap_cache_ttl: timedelta = timedelta(days=1)
+    rdap_cache_ttl: Duration = timedelta(days=1)
     # Requests per second to RDAP, per process (registries block clients that ask too fast).
     rdap_rate_per_second: float = Field(default=2.0, gt=0)
     # Extra CDN entries (YAML, same shape as the packaged list) added to the built-in list.
     cdn_list_file: Path | None = None
     # Hosts that do not resolve, or resolve only to private addresses, are traced again.
-    trace_retry_interval: timedelta = timedelta(hours=6)
+    trace_retry_interval: Duration = timedelta(hours=6)
     trace_retry_limit: int = Field(default=28, ge=0)
 
     # Signs the answer links in notices (and anything else that must not be forged from the
     # database alone). The development default is refused in production.
     secret_key: str = Field(default=DEV_SECRET_KEY, min_length=32, repr=False)
+    # The audit chain's HMAC key (32+ random bytes in a file); without it, derived from
+    # secret_key. Signed checkpoints of the chain go to audit_checkpoint_dir (default
+    # DATA_DIR/audit-checkpoints): keep that on storage the database's admins cannot rewrite.
+    audit_key_file: Path | None = None
+    audit_checkpoint_dir: Path | None = None
 
     # Notices. Who we are in notices (X-ARF reporter/sender, e-mail From) and where the
     # answer links point; public_base_url must be reachable by the providers we write to.
@@ -153,28 +211,28 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0)
     webhook_timeout: float = Field(default=15.0, gt=0)
     # What a notice asks: an answer within notice_deadline; its answer link lives this long.
-    notice_deadline: timedelta = timedelta(hours=24)
-    notice_token_ttl: timedelta = timedelta(days=30)
+    notice_deadline: Duration = timedelta(hours=24)
+    notice_token_ttl: Duration = timedelta(days=30)
     # A YAML file of legal-basis texts per country, replacing the packaged ones.
     legal_basis_file: Path | None = None
 
     # Monitoring after a notice: first re-check, then every recheck_interval, until removal.
-    recheck_first: timedelta = timedelta(hours=1)
-    recheck_interval: timedelta = timedelta(hours=6)
+    recheck_first: Duration = timedelta(hours=1)
+    recheck_interval: Duration = timedelta(hours=6)
     # Still live and no answer this long after a notice: re-notice; after max_renotices
     # re-notices, escalate along the trace (CDN, upstream, registrar, registry).
-    renotice_after: timedelta = timedelta(hours=24)
+    renotice_after: Duration = timedelta(hours=24)
     max_renotices: int = Field(default=2, ge=0)
     # Re-checks of cases forwarded to a partner hotline stop after this long.
-    recheck_give_up_after: timedelta = timedelta(days=90)
+    recheck_give_up_after: Duration = timedelta(days=90)
 
     # Lists. Routing lists URLs hosted abroad; a case noticed at home and still live this
     # long after its first notice is listed too (0 turns that off).
-    list_unremoved_after: timedelta = timedelta(hours=48)
+    list_unremoved_after: Duration = timedelta(hours=48)
     # Every listed entry is re-checked at least this often (the IWF: twice a day).
-    list_recheck_interval: timedelta = timedelta(hours=12)
+    list_recheck_interval: Duration = timedelta(hours=12)
     # The URL list is published every list_publish_interval when it changed.
-    list_publish_interval: timedelta = timedelta(minutes=15)
+    list_publish_interval: Duration = timedelta(minutes=15)
     # The publication guard: a version adding or removing more entries than this, or listing a
     # registered domain on the protected list (a file, one domain per line, replacing the
     # packaged one) or a shared-hosting parent, waits for a supervisor's approval.
@@ -202,7 +260,7 @@ class Settings(BaseSettings):
     exposure_daily_reveals: int = Field(default=150, ge=1)
     exposure_daily_minutes: int = Field(default=300, ge=1)
     exposure_warn_ratio: float = Field(default=0.8, gt=0, le=1)
-    exposure_break_interval: timedelta = timedelta(hours=1)
+    exposure_break_interval: Duration = timedelta(hours=1)
     exposure_reveal_max_seconds: int = Field(default=300, ge=1)
     # Previews of unknown items: the longest side in pixels, fetched live and never stored.
     preview_max_side: int = Field(default=320, ge=64, le=1024)
@@ -228,6 +286,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'takedown.sqlite3').resolve()}"
+
+    @property
+    def audit_checkpoints(self) -> Path:
+        """Where signed checkpoints of the audit chain are written."""
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
 
     def deadline_for(self, priority: str) -> timedelta:
         """The deadline of a priority name (see ``cases.models.Priority``)."""
