@@ -14,9 +14,11 @@ from takedown.db.base import Base
 class AuditRecord(Base):
     """One entry of the audit log: who did what to which object, and when.
 
-    The log is append-only and hash-chained: ``hash`` is the SHA-256 of ``prev_hash`` and this
-    record's content, so editing or deleting a row breaks the chain at that row. ``prev_hash``
-    is unique, which also makes two concurrent appends on one predecessor impossible.
+    A record is inserted in the transaction of the action it records, with no hash and no
+    lock. A single appender (``audit.service.chain``, run by the ``audit.chain`` job) then
+    gives committed records their ``position`` in the chain and a keyed ``hash`` over
+    ``prev_hash``, the position and the content, so editing or deleting a chained row breaks
+    the chain at that row. Nothing in the action's transaction waits for anyone else's.
     """
 
     __tablename__ = "audit_log"
@@ -33,6 +35,10 @@ class AuditRecord(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     details: Mapped[dict[str, Any]]
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Filled in by the appender; NULL while the record waits to be chained.
+    position: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), unique=True
+    )
+    prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     note: Mapped[str | None] = mapped_column(Text)

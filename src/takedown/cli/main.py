@@ -19,8 +19,10 @@ from takedown.auth import service as auth
 from takedown.auth.models import Role, User
 from takedown.auth.principal import cli_principal
 from takedown.cli.admin import keys, orgs_group, users
+from takedown.cli.audit import audit_group
 from takedown.cli.context import CLOCK, database, friendly_errors, settings
-from takedown.cli.tools import audit_group, db, url
+from takedown.cli.errors import TakedownGroup
+from takedown.cli.tools import db, url
 from takedown.config import Settings
 from takedown.db import migrate
 from takedown.db.session import Database
@@ -34,7 +36,7 @@ from takedown.sandbox.demo import SandboxDemo
 from takedown.web.app import create_app
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TakedownGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="takedown")
 def main() -> None:
     """Takedown: reports, cases and removal of child sexual abuse material.
@@ -43,6 +45,8 @@ def main() -> None:
     and TAKEDOWN_DATA_DIR (default ./data, holding the SQLite database).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic narrates every step at INFO; the commands say in one line what they migrated.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -62,6 +66,7 @@ def serve(host: str, port: int, proxy_headers: bool) -> None:
 @main.command()
 def worker() -> None:
     """Run background jobs until stopped (SIGTERM lets the current job finish)."""
+    database()  # a schema behind the code stops here, with what to run, not in every job
     run_worker(settings())
 
 
@@ -168,7 +173,8 @@ def run(host: str, port: int, demo: bool) -> None:
     Stop with Ctrl-C.
     """
     config = settings()
-    db_ = database()
+    # Migrating is part of this command's job (one machine, one process), on any database.
+    db_ = database(check_schema=False)
     migrate.upgrade(db_.engine)
     password = _ensure_admin(db_)
     if not demo:

@@ -1,10 +1,9 @@
-"""Commands for the database, URLs and the audit log."""
+"""Commands for the database and URLs."""
 
 from __future__ import annotations
 
 import click
 
-from takedown.audit import service as audit
 from takedown.cli.context import database, friendly_errors
 from takedown.db import migrate
 from takedown.urls import canonicalize, expressions
@@ -19,15 +18,20 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    database_ = database()
-    migrate.upgrade(database_.engine, revision)
-    click.echo(f"database at {migrate.current_revision(database_.engine)}")
+    engine = database(check_schema=False).engine
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    if after == before:
+        click.echo(f"database already at {after}")
+    else:
+        click.echo(f"database upgraded from {before or 'nothing'} to {after}")
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the database's revision and the code's."""
-    engine = database().engine
+    engine = database(check_schema=False).engine
     click.echo(f"database {migrate.current_revision(engine)}, code {migrate.head_revision()}")
 
 
@@ -51,20 +55,3 @@ def url_expressions(value: str) -> None:
     """Print the host-suffix/path-prefix expressions of a URL, one per line."""
     for expression in expressions(value):
         click.echo(expression)
-
-
-@click.group("audit")
-def audit_group() -> None:
-    """The hash-chained audit log."""
-
-
-@audit_group.command("verify")
-def audit_verify() -> None:
-    """Check every record of the chain; exit 1 and name the records that were edited or deleted."""
-    with database().transaction() as session:
-        result = audit.verify(session)
-    for problem in result.problems:
-        click.echo(f"record {problem.seq}: {problem.problem}", err=True)
-    if not result.ok:
-        raise SystemExit(1)
-    click.echo(f"audit log intact: {result.records} records, head {result.head}")

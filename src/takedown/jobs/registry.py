@@ -31,6 +31,7 @@ from takedown.errors import ConfigurationError, ValidationFailed
 # Modules whose import registers the product's own handlers; plugins and tests add theirs
 # through the ``job_modules`` setting.
 BUILTIN_TASK_MODULES: tuple[str, ...] = (
+    "takedown.audit.tasks",
     "takedown.cases.tasks",
     "takedown.tracing.tasks",
     "takedown.notices.tasks",
