@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from takedown.cli.schema import SchemaMismatch, ensure_schema
 from takedown.clock import SystemClock
 from takedown.config import Settings, load_settings
 from takedown.db.session import Database
@@ -16,6 +17,7 @@ from takedown.errors import TakedownError
 P = ParamSpec("P")
 R = TypeVar("R")
 CLOCK = SystemClock()
+_CHECKED = "takedown.schema_checked"
 
 
 def settings() -> Settings:
@@ -30,10 +32,25 @@ def settings() -> Settings:
     return found
 
 
-def database() -> Database:
+def database(*, check_schema: bool = True) -> Database:
+    """The database of the settings, disposed of when the command ends.
+
+    With ``check_schema`` (all commands but ``db``'s own) the schema is checked against the
+    code first, once per command line: a development SQLite database is migrated on the
+    spot, anything else that is behind stops the command with what to run (``cli.schema``).
+    """
     ctx = click.get_current_context()
-    db = Database.from_settings(settings())
+    config = settings()
+    db = Database.from_settings(config)
     ctx.call_on_close(db.dispose)
+    if check_schema and not ctx.meta.get(_CHECKED):
+        try:
+            note = ensure_schema(db, config)
+        except SchemaMismatch as exc:
+            raise click.ClickException(str(exc)) from exc
+        if note:
+            click.echo(note, err=True)
+        ctx.meta[_CHECKED] = True
     return db
 
 
