@@ -9,17 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from takedown.auth.principal import Permission, Principal
-from takedown.cases import service, visibility
-from takedown.cases.models import Case, CaseState, Priority
+from takedown.cases import service, views
+from takedown.cases.models import CaseState, Priority
 from takedown.cases.schemas import (
     AssessmentIn,
     CaseDetailOut,
-    CaseEventOut,
-    CaseItemOut,
     CaseListOut,
-    CaseOut,
-    CaseReportOut,
     CloseIn,
+    ReporterCaseList,
+    ReporterCaseView,
 )
 from takedown.console import assessment, runtime
 from takedown.errors import Conflict
@@ -29,7 +27,7 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 
-@router.get("", response_model=CaseListOut)
+@router.get("", response_model=views.CaseListView)
 def list_cases(
     caller: Reader,
     session: Tx,
@@ -37,32 +35,21 @@ def list_cases(
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> CaseListOut:
-    """Cases, most urgent first. API keys see only the cases their organization reported."""
-    rows, total = service.list_cases(
+) -> CaseListOut | ReporterCaseList:
+    """Staff: cases, most urgent first (``view: "staff"``). API keys: only the cases their
+    organization reported, its most recent report first, in the reporter's view (``view:
+    "reporter"``); ``state`` and ``priority`` are staff filters (422 with a key)."""
+    return views.case_list(
         session, caller, state=state, priority=priority, limit=limit, offset=offset
     )
-    return CaseListOut(total=total, items=[CaseOut.model_validate(c) for c in rows])
 
 
-def _detail(session: Tx, case: Case, caller: Principal) -> CaseDetailOut:
-    reports = visibility.visible_reports(session, case.id, caller)
-    return CaseDetailOut(
-        **CaseOut.model_validate(case).model_dump(),
-        reports=[CaseReportOut.model_validate(r) for r in reports],
-        items=[CaseItemOut.model_validate(i) for i in service.items(session, case.id)],
-        timeline=[
-            CaseEventOut.model_validate(e, from_attributes=True)
-            for e in service.timeline(session, case, reports)
-        ],
-    )
-
-
-@router.get("/{case_id}", response_model=CaseDetailOut)
-def get_case(case_id: uuid.UUID, caller: Reader, session: Tx) -> CaseDetailOut:
-    """One case with its reports and its timeline."""
-    visibility.check_visible(session, case_id, caller)
-    return _detail(session, service.get_case(session, case_id), caller)
+@router.get("/{case_id}", response_model=views.CaseView)
+def get_case(case_id: uuid.UUID, caller: Reader, session: Tx) -> CaseDetailOut | ReporterCaseView:
+    """Staff: the whole case with every report, its items and its timeline. API keys: the
+    reporter's view of a case their organization reported (their own reports and the public
+    status); 404 for any other case, as for one that does not exist."""
+    return views.case_view(session, case_id, caller)
 
 
 @router.post(
@@ -82,7 +69,7 @@ def assess_case(
     case = service.assess(
         session, case_id, body.verdict, caller, now=state.clock.now(), note=body.note
     )
-    return _detail(session, case, caller)
+    return views.staff_detail(session, case, caller)
 
 
 def _check_four_eyes(session: Session, case_id: uuid.UUID, verdict: str, state: AppState) -> None:
@@ -111,4 +98,4 @@ def close_case(
 ) -> CaseDetailOut:
     """Close a case (supervisors)."""
     case = service.close(session, case_id, caller, now=state.clock.now(), note=body.note)
-    return _detail(session, case, caller)
+    return views.staff_detail(session, case, caller)

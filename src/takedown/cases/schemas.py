@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from takedown.cases.models import CaseState, ItemVerdict, Priority
 from takedown.intake.models import ContentKind, ReporterSource, SiteKind
+from takedown.textfields import Text
 
 
 class CaseOut(BaseModel):
@@ -100,24 +101,88 @@ class CaseItemOut(BaseModel):
 
 
 class CaseDetailOut(CaseOut):
+    """A case as staff see it: priority, every report, the items, the timeline with notes."""
+
+    # Tells the staff view from the reporter's view (ReporterCaseView) in one response type.
+    view: Literal["staff"] = "staff"
     reports: list[CaseReportOut]
     items: list[CaseItemOut]
     timeline: list[CaseEventOut]
 
 
 class CaseListOut(BaseModel):
+    """Cases as staff see them, most urgent first."""
+
+    view: Literal["staff"] = "staff"
     total: int
     items: list[CaseOut]
+
+
+# -- what an organization's API key sees (takedown.cases.reporter_view) ----------------------
+
+PublicStatus = Literal["received", "assessed", "notice_sent", "removed"]
+
+
+class ReporterReportView(BaseModel):
+    """One of the caller's own reports, as it sent it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    reference: str
+    received_at: datetime
+    submitted_url: str = Field(description="The address as you reported it.")
+    external_id: str | None = Field(description="Your own identifier, as you sent it.")
+    content_kind: ContentKind
+    site_kind: SiteKind
+    immediate_danger: bool
+    description: str | None
+
+
+class ReporterCaseView(BaseModel):
+    """A case as the organization that reported it sees it: its own reports and the case's
+    public status, with times. Nothing about other reporters, the hotline's staff or police:
+    no priority, report count, first report, timeline, notes or holds. A case waiting for
+    police looks like any case still waiting for its notice."""
+
+    view: Literal["reporter"] = "reporter"
+    id: uuid.UUID
+    canonical_url: str = Field(description="The address in the hotline's canonical form.")
+    status: PublicStatus = Field(
+        description="The furthest milestone reached: received, assessed, notice_sent, removed."
+    )
+    received_at: datetime = Field(description="When your first report of it arrived.")
+    assessed_at: datetime | None = Field(description="When the hotline decided on it.")
+    verdict: Literal["confirmed", "not_illegal"] | None = Field(
+        description="The decision: confirmed illegal, or not illegal (nothing more is done)."
+    )
+    notice_sent_at: datetime | None = Field(
+        description="When the first notice asking for removal went out (to the host, a CDN, "
+        "a registrar, or a partner hotline in the host's country)."
+    )
+    removed_at: datetime | None = Field(
+        description="When a re-check found the content gone (a provider's word alone does "
+        "not count)."
+    )
+    reports: list[ReporterReportView]
+
+
+class ReporterCaseList(BaseModel):
+    """The cases the caller's organization reported, its most recent report first."""
+
+    view: Literal["reporter"] = "reporter"
+    total: int
+    items: list[ReporterCaseView]
 
 
 class AssessmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verdict: Literal["confirmed", "not_illegal"]
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
