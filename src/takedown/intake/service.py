@@ -30,7 +30,8 @@ from takedown.intake.models import Report, ReporterSource
 from takedown.intake.schemas import ReportIn
 from takedown.jobs import service as jobs
 from takedown.lists import hopping
-from takedown.urls import CanonicalURL, parse_url
+from takedown.urls import CanonicalURL
+from takedown.urls.fetchable import accept_url
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _CHUNK = 500  # bound on the number of bound parameters in one IN (...)
@@ -88,6 +89,8 @@ class _Accepted:
     index: int
     report: ReportIn
     url: CanonicalURL
+    # The URL the capture job fetches: trimmed, with a scheme, checked by the fetcher's parser.
+    fetch_url: str
     priority: Priority
     result: ItemResult = field(init=False)
 
@@ -97,7 +100,9 @@ def _validate(
 ) -> _Accepted | ItemResult:
     try:
         report = raw if isinstance(raw, ReportIn) else ReportIn.model_validate(raw)
-        url = parse_url(report.url)
+        # One definition for intake and the fetcher: a URL is accepted only if the capture job
+        # can fetch it, so no accepted case is left with a capture that can never run.
+        accepted = accept_url(report.url)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "item"
@@ -110,7 +115,8 @@ def _validate(
         )
     except InvalidURL as exc:
         return ItemResult(index, "rejected", reason=exc.message, external_id=report.external_id)
-    return _Accepted(index, report, url, priority_of(source, report.immediate_danger))
+    priority = priority_of(source, report.immediate_danger)
+    return _Accepted(index, report, accepted.canonical, accepted.fetch_url, priority)
 
 
 def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -129,7 +135,7 @@ def _new_case_row(group: list[_Accepted], settings: Settings, now: datetime) -> 
         "id": uuid.uuid4(),
         "url_sha256": url.sha256,
         "canonical_url": url.url,
-        "url": group[0].report.url.strip(),
+        "url": group[0].fetch_url,
         "host": url.host,
         "registered_domain": url.registered_domain,
         "state": CaseState.NEW,

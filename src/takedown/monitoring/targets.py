@@ -9,7 +9,6 @@ hosts however either is written.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import httpx
 
@@ -22,36 +21,16 @@ from takedown.monitoring.errors import (
 )
 from takedown.monitoring.resolver import Resolver
 from takedown.urls import is_public_address
-from takedown.urls.canonical import MAX_URL_LENGTH
+from takedown.urls.fetchable import DEFAULT_PORTS, FetchTarget, fetch_target, parse_fetch_url
 from takedown.urls.hosts import canonical_host
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One hop's URL, split into what the guard checks and what the connection needs."""
-
-    url: httpx.URL
-    host: str  # canonical: lowercase ASCII name or IP address without brackets
-    port: int
-    is_ip: bool
-
-    @property
-    def host_header(self) -> str:
-        """The ``Host`` header: the name (or address), with the port only when not default."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == DEFAULT_PORTS[self.url.scheme] else f"{host}:{self.port}"
+# One hop's URL: the same type intake's check returns, so what intake accepts is what we fetch.
+Target = FetchTarget
 
 
 def parse_url_to_fetch(url: str) -> httpx.URL:
-    """Parse a URL to fetch; only http(s) with a host."""
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidURL(f"the URL is longer than {MAX_URL_LENGTH} characters")
-    try:
-        parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        raise InvalidURL(f"cannot fetch {url!r}: {exc}") from None
+    """Parse a URL to fetch (see :func:`takedown.urls.fetchable.parse_fetch_url`); http(s) only."""
+    parsed = parse_fetch_url(url)
     check_scheme(parsed, url)
     return parsed
 
@@ -65,6 +44,14 @@ def redirect_target(current: httpx.URL, location: str) -> httpx.URL:
             f"{current} redirected to an invalid location {location!r}: {exc}", url=str(current)
         ) from None
     check_scheme(target, str(current))
+    try:
+        fetch_target(target)
+    except InvalidURL as exc:
+        # The server's mistake, not the report's: a fetch failure the capture records.
+        raise BadResponse(
+            f"{current} redirected to a location that cannot be fetched: {exc.message}",
+            url=str(current),
+        ) from None
     return target
 
 
@@ -83,11 +70,7 @@ def check_scheme(url: httpx.URL, context: str) -> None:
 
 def target_of(url: httpx.URL) -> Target:
     """Canonicalize the host; drop userinfo (never sent as credentials) and the fragment."""
-    raw = url.raw_host
-    host, is_ip = canonical_host(b"[" + raw + b"]" if b":" in raw else raw)
-    text = host.decode("ascii").strip("[]")
-    clean = url.copy_with(username=None, password=None, fragment=None)
-    return Target(clean, text, url.port or DEFAULT_PORTS[url.scheme], is_ip)
+    return fetch_target(url)
 
 
 def allow_entry(entry: str) -> tuple[str, int | None]:
