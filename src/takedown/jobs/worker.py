@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
+from takedown.db.errors import is_outage, is_unavailable
 from takedown.db.session import Database
 from takedown.jobs.models import LAST_ERROR_MAX_CHARS, Job, JobStatus
 from takedown.jobs.registry import REGISTRY, HandlerRegistry, JobContext, JobHandler
@@ -50,6 +51,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLAIM_TRIES = 3
 # How long a finished attempt waits for its heartbeat thread (blocked on a busy SQLite at worst).
 _HEARTBEAT_JOIN_SECONDS = 5.0
+# Delay before retrying a job that an outage interrupted (with jitter, so they spread out).
+_OUTAGE_RETRY_SECONDS = 5.0
 _CREDENTIALS = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@")
 
 
@@ -93,10 +96,13 @@ class Worker:
         # Jitter needs no cryptographic randomness; injectable so tests can pin it.
         self._rng = rng or random.Random()  # noqa: S311
         self._scheduled: dict[str, datetime] = {}
+        # Set by run(): a worker asked to stop gives up waiting for the database.
+        self._stopping = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
         """Run jobs and the scheduler until ``stop`` is set; the current job always finishes."""
         logger.info("worker %s started; handlers: %s", self.worker_id, self.registry.names())
+        self._stopping = stop
         while not stop.is_set():
             ran = False
             try:
@@ -190,7 +196,7 @@ class Worker:
 
     def _bury(self, session: Session, job: Job, now: datetime) -> None:
         error = f"attempt {job.attempts} lost its lease and no attempts are left"
-        _update(
+        if _update(
             session,
             Job.id == job.id,
             Job.locked_by == job.locked_by,
@@ -198,7 +204,9 @@ class Worker:
             finished_at=now,
             locked_until=None,
             last_error=error,
-        )
+        ):
+            died = (job.id, job.name, job.payload, job.attempts, error)
+            self.registry.job_died(session, self, *died)
         logger.warning("job %s %s: dead, %s", job.name, job.id, error)
 
     def _run(self, claim: Claim, handler: JobHandler) -> str:
@@ -208,6 +216,11 @@ class Worker:
         except LeaseLost:
             return "lease lost to another worker; its work was rolled back"
         except Exception as exc:
+            if is_outage(exc):
+                # The database went away under the job: not the job's fault, so it costs
+                # no attempt, and one line is enough for the log.
+                logger.warning("job %s %s: database unreachable", claim.name, claim.job_id)
+                return self._record_outage(claim, describe_error(exc))
             # The traceback goes to the log for operators; the job keeps one short line.
             logger.exception("job %s %s attempt %d raised", claim.name, claim.job_id, claim.attempt)
             return self._record_failure(claim, describe_error(exc))
@@ -246,9 +259,49 @@ class Worker:
             delay = self.backoff(claim.attempt)
             values |= {"status": JobStatus.FAILED, "run_at": now + delay}
             outcome = f"failed, retry in {delay.total_seconds():.0f}s: {values['last_error']}"
-        with self.database.transaction() as session:
-            recorded = _update(session, *_held(claim), **values)
+        recorded = self._record(claim, values)
         return outcome if recorded else "lease lost to another worker before its failure"
+
+    def _record_outage(self, claim: Claim, error: str) -> str:
+        """Requeue a job the database's absence interrupted, giving its attempt back."""
+        delay = timedelta(seconds=_OUTAGE_RETRY_SECONDS * self._rng.uniform(0.5, 1.5))
+        values: dict[str, Any] = {
+            "last_error": truncate(f"database unreachable, retried: {error}"),
+            "locked_until": None,
+            "status": JobStatus.FAILED,
+            "run_at": self.clock.now() + delay,
+            "attempts": claim.attempt - 1,
+        }
+        recorded = self._record(claim, values)
+        return "database unreachable, requeued" if recorded else "lease lost during an outage"
+
+    def _record(self, claim: Claim, values: dict[str, Any]) -> bool:
+        """Write an attempt's outcome, retrying while the database is away.
+
+        Without the retries a job interrupted by an outage stayed ``running`` until its lease
+        ran out (minutes), its case stuck with it. Retries stop when the lease would have
+        ended anyway: then another worker takes the job over, as after a crash.
+        """
+        give_up = time.monotonic() + self.lease.total_seconds()
+        pause = 0.5
+        while True:
+            try:
+                with self.database.transaction() as session:
+                    recorded = _update(session, *_held(claim), **values)
+                    if recorded and values["status"] is JobStatus.DEAD:
+                        # The handler's on_dead reaction, in the transaction that buries it.
+                        self.registry.job_died(
+                            session, self, claim.job_id, claim.name, claim.payload,
+                            claim.attempt, values["last_error"],
+                        )  # fmt: skip
+                    return recorded
+            except Exception as exc:
+                if not is_unavailable(exc) or time.monotonic() + pause > give_up:
+                    raise
+                logger.warning("job %s: cannot record its outcome yet: %s", claim.job_id, exc)
+                if self._stopping.wait(pause):
+                    raise
+                pause = min(pause * 2, 5.0)
 
     def renew_lease(self, claim: Claim) -> bool:
         """Extend the claim's lease; False once it is lost or its timeout has passed."""

@@ -16,22 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa
 
+from takedown.db.errors import is_unavailable
 from takedown.web.problems import problem
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` says the database is unreachable or busy rather than that we erred.
-
-    OperationalError covers refused and dropped connections, PostgreSQL's lock and statement
-    timeouts and SQLite's "database is locked"; a pool checkout timeout is TimeoutError; a
-    connection invalidated mid-transaction shows as any DBAPIError with that flag.
-    """
-    if isinstance(error, sa.OperationalError | sa.TimeoutError):
-        return True
-    return isinstance(error, sa.DBAPIError) and bool(error.connection_invalidated)
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
