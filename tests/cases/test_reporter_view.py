@@ -397,6 +397,9 @@ def test_openapi_documents_both_views(client: TestClient) -> None:
     schemas = document["components"]["schemas"]
     assert "ReporterCaseView" in schemas
     assert "priority" not in schemas["ReporterCaseView"]["properties"]
+    # The member that tells the two views apart is in every answer.
+    for name in ("ReporterCaseView", "ReporterCaseList", "CaseDetailOut", "CaseListOut"):
+        assert "view" in schemas[name]["required"], name
     for path in ("/api/v1/cases/{case_id}", "/api/v1/cases"):
         text = str(document["paths"][path]["get"]["responses"]["200"])
         assert "Reporter" in text, path

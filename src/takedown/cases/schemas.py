@@ -103,7 +103,10 @@ class CaseItemOut(BaseModel):
 class CaseDetailOut(CaseOut):
     """A case as staff see it: priority, every report, the items, the timeline with notes."""
 
-    # Tells the staff view from the reporter's view (ReporterCaseView) in one response type.
+    # Tells the staff view from the reporter's view (ReporterCaseView) in one response type;
+    # always present in an answer, so the document marks it required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     view: Literal["staff"] = "staff"
     reports: list[CaseReportOut]
     items: list[CaseItemOut]
@@ -112,6 +115,8 @@ class CaseDetailOut(CaseOut):
 
 class CaseListOut(BaseModel):
     """Cases as staff see them, most urgent first."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     view: Literal["staff"] = "staff"
     total: int
@@ -145,6 +150,8 @@ class ReporterCaseView(BaseModel):
     no priority, report count, first report, timeline, notes or holds. A case waiting for
     police looks like any case still waiting for its notice."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     view: Literal["reporter"] = "reporter"
     id: uuid.UUID
     canonical_url: str = Field(description="The address in the hotline's canonical form.")
@@ -169,6 +176,8 @@ class ReporterCaseView(BaseModel):
 
 class ReporterCaseList(BaseModel):
     """The cases the caller's organization reported, its most recent report first."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     view: Literal["reporter"] = "reporter"
     total: int
