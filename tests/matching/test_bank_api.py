@@ -227,7 +227,7 @@ def test_bank_crud(staff: TestClient) -> None:
 
 def test_entries_add_disable_remove(staff: TestClient) -> None:
     staff.post("/api/v1/banks", json={"name": "md5s"})
-    digest = "d41d8cd98f00b204e9800998ecf8427e"
+    digest = "b5579578c96b1a529a08558844ad6bc9"
     entry = staff.post(
         "/api/v1/banks/md5s/entries",
         json={"signal_type": "md5", "value": digest.upper(), "classification": "B"},

@@ -19,7 +19,7 @@ from tests.factories import ACTOR, NOW
 
 from .support import BRIDGE, flip_bits, hamming, random_hashes
 
-MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+MD5 = "b5579578c96b1a529a08558844ad6bc9"
 
 
 def make_bank(session: Session, name: str = "known", **options: object) -> Bank:

@@ -20,7 +20,7 @@ from .support import PDQ_DATA
 
 PDQ_A = "ab" * 32
 PDQ_B = "cd" * 32
-MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+MD5 = "b5579578c96b1a529a08558844ad6bc9"
 
 
 def make_bank(session: Session, name: str = "list") -> Bank:

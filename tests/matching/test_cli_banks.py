@@ -17,7 +17,7 @@ from .support import BRIDGE, PDQ_DATA
 
 Run = Callable[..., Result]
 PDQ_A = "ab" * 32
-MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+MD5 = "b5579578c96b1a529a08558844ad6bc9"
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_import_reports_bad_lines(run: Run, tmp_path: Path) -> None:
     loose = run("banks", "import", "list", str(listing))
     assert loose.exit_code == 0
     assert f"{listing}:3: " in loose.stderr
-    assert "2 added, 0 already there, 1 bad lines" in loose.stdout
+    assert "2 added, 0 already there, 1 bad line" in loose.stdout
 
 
 def test_import_pytx_hash_list(run: Run) -> None:

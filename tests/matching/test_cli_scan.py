@@ -69,7 +69,10 @@ def test_scan_finds_planted_files(run: Run, known: None, tree: tuple[Path, set[P
     # The corrupt image is named, and the scan went on past it.
     assert f"error: {root / 'photos' / 'broken.jpg'}: invalid image" in result.stderr
     assert "readme.txt" not in result.stderr
-    assert "scanned 7 files: 2 matched, 1 errors" in result.stderr
+    assert result.stderr.endswith(
+        "scanned 7 files: 2 matched, 1 error, 1 other file (not images: exact hashes only);"
+        " skipped 1 (1 empty, 0 too large, 0 unreadable)\n"
+    )
 
 
 def test_scan_json_lines(run: Run, known: None, tree: tuple[Path, set[Path]]) -> None:

@@ -34,6 +34,7 @@ from takedown.matching.hashlists import (
     pytx_name,
 )
 from takedown.matching.models import Bank, BankEntry
+from takedown.words import plural
 
 # Re-exported: callers import the whole import/export surface from here.
 __all__ = [
@@ -123,7 +124,7 @@ def import_entries(
         _insert(session, bank, batch, report, now)
     if strict and report.error_count:
         raise ValidationFailed(
-            f"{report.error_count} bad line(s); nothing was imported (strict)",
+            f"{plural(report.error_count, 'bad line')}; nothing was imported (strict)",
             errors=[{"line": e.line, "message": e.message} for e in report.errors],
         )
     audit.record(

@@ -7,6 +7,7 @@ first, so every process's match index picks it up on its next use.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ SOURCE_MAX: Final = 200
 CLASSIFICATION_MAX: Final = 64
 NOTE_MAX: Final = 10_000
 DESCRIPTION_MAX: Final = 2_000
+# The file hashes of zero bytes (d41d8cd9..., da39a3ee..., e3b0c442...). They turn up in hash
+# lists copied from examples or made from failed downloads; as an entry, one would match
+# every empty file (an empty upload, a truncated download), so no bank may hold them.
+EMPTY_INPUT_HASHES: Final = {
+    name: hashlib.new(name, b"").hexdigest() for name in ("md5", "sha1", "sha256")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +323,16 @@ def new_entry(
             quality = None  # a quality means nothing for exact hashes; drop it quietly
         elif isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
             raise ValidationFailed(f"A {kind.name} quality is 0 to 100; got {quality!r}.")
+    checked = kind.validate(value)
+    if EMPTY_INPUT_HASHES.get(kind.name) == checked:
+        raise ValidationFailed(
+            f"{checked} is the {kind.name} of an empty file (zero bytes): as a bank entry it"
+            " would match every empty file, so it is refused"
+        )
     return BankEntry(
         bank_id=bank.id,
         signal_type=kind.name,
-        value=kind.validate(value),
+        value=checked,
         quality=quality,
         source=_text(source, "source", SOURCE_MAX),
         classification=_text(classification, "classification", CLASSIFICATION_MAX),

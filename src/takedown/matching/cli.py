@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,14 +17,16 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from takedown.auth.principal import cli_principal
 from takedown.cli.context import CLOCK, database, friendly_errors, settings
+from takedown.db.session import Database
 from takedown.errors import TakedownError
 from takedown.matching import bankio, banks, lookup
 from takedown.matching.bankio import ExportFormat, ImportFormat
 from takedown.matching.lookup import BankMatch
 from takedown.matching.models import BankRole
-from takedown.matching.scan import FileResult, scan_file, walk
+from takedown.matching.scan import SKIP_REASONS, FileResult, scan_file, walk
 from takedown.matching.schemas import HashOut
 from takedown.matching.signals import SIGNAL_TYPES
+from takedown.words import plural
 
 _EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -99,7 +103,7 @@ def list_banks() -> None:
             state = "enabled" if s.bank.enabled else "disabled"
             click.echo(
                 f"{s.bank.name:<24} {s.bank.role.value:<10} pdq<={s.bank.pdq_threshold:<3} "
-                f"{state:<8} {s.entries} entries ({s.enabled_entries} enabled)"
+                f"{state:<8} {plural(s.entries, 'entry', 'entries')} ({s.enabled_entries} enabled)"
             )
 
 
@@ -128,7 +132,7 @@ def delete_bank(name: str, yes: bool) -> None:
     with database().transaction() as session:
         bank = banks.get_bank(session, name)
         count = banks.delete_bank(session, cli_principal("banks delete"), bank, now=CLOCK.now())
-    click.echo(f"deleted bank {name} and its {count} entries")
+    click.echo(f"deleted bank {name} and its {plural(count, 'entry', 'entries')}")
 
 
 @banks_group.command("add")
@@ -210,13 +214,16 @@ def import_entries(
 ) -> None:
     """Load a hash list into a bank: our CSV or JSON lines, or a python-threatexchange list.
 
-    Bad lines are reported by number on stderr; the good ones load unless --strict.
+    Bad lines are reported by number on stderr; the good ones load unless --strict. A file
+    that is not UTF-8 text loads nothing.
     """
-    with file.open(encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-        kind = ImportFormat(fmt) if fmt else bankio.detect_format(file.name, first)
-        try:
-            with database().transaction() as session:
+    db = database()
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+            kind = ImportFormat(fmt) if fmt else bankio.detect_format(file.name, first)
+            # One transaction: an error while reading (the file is not text) loads nothing.
+            with db.transaction() as session:
                 report = bankio.import_entries(
                     session,
                     cli_principal("banks import"),
@@ -228,15 +235,19 @@ def import_entries(
                     strict=strict,
                     now=CLOCK.now(),
                 )
-        except TakedownError as exc:
-            for error in exc.extra.get("errors", []):
-                click.echo(f"{file}:{error['line']}: {error['message']}", err=True)
-            raise
+    except TakedownError as exc:
+        for error in exc.extra.get("errors", []):
+            click.echo(f"{file}:{error['line']}: {error['message']}", err=True)
+        raise
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"{file} is not UTF-8 text ({exc.reason}); nothing was imported"
+        ) from exc
     for error in report.errors:
         click.echo(f"{file}:{error.line}: {error.message}", err=True)
     click.echo(
         f"imported into {name}: {report.added} added, {report.duplicates} already there, "
-        f"{report.error_count} bad lines"
+        f"{plural(report.error_count, 'bad line')}"
     )
 
 
@@ -249,9 +260,15 @@ def import_entries(
     default=ExportFormat.CSV.value,
     show_default=True,
 )
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
+    default="-",
+    help="Default: standard output.",
+)
 @friendly_errors
-def export_entries(name: str, fmt: str, output: TextIO) -> None:
+def export_entries(name: str, fmt: str, output: Path) -> None:
     """Write every entry of a bank, with its metadata (default: to stdout)."""
     db = database()
     kind = ExportFormat(fmt)
@@ -259,8 +276,22 @@ def export_entries(name: str, fmt: str, output: TextIO) -> None:
         bank = banks.get_bank(session, name)
         bankio.record_export(session, cli_principal("banks export"), bank, kind, now=CLOCK.now())
         bank_id = bank.id
+    if str(output) == "-":
+        _write_entries(db, bank_id, kind, sys.stdout)
+        return
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        entries = _write_entries(db, bank_id, kind, handle)
+    # On stderr, like every command that writes a file: stdout may be the data itself.
+    click.echo(f"wrote {output} ({plural(entries, 'entry', 'entries')} of {name})", err=True)
+
+
+def _write_entries(db: Database, bank_id: uuid.UUID, kind: ExportFormat, out: TextIO) -> int:
+    """Write the export's lines to ``out``; the number of entries written."""
+    entries = -1 if kind is ExportFormat.CSV else 0  # the CSV header is no entry
     for line in bankio.export_lines(db, bank_id, kind):
-        output.write(line)
+        out.write(line)
+        entries += 1
+    return entries
 
 
 @click.command("scan")
@@ -287,28 +318,47 @@ def scan(path: Path, bank_names: tuple[str, ...], as_json: bool, progress: bool 
         raise click.UsageError(message) from exc
     files = list(walk(path))
     show = sys.stderr.isatty() if progress is None else progress
-    counts = {"files": 0, "matched": 0, "errors": 0, "other": 0}
+    counts = Counts()
     for file in tqdm(files, unit="file", disable=not show, file=sys.stderr):
         found = scan_file(file, settings=config, database=db, index=index, banks=bank_names or None)
         _report(found, counts, as_json)
-    click.echo(
-        f"scanned {counts['files']} files: {counts['matched']} matched, "
-        f"{counts['errors']} errors, {counts['other']} not images (exact hashes only)",
-        err=True,
-    )
-    sys.exit(1 if counts["matched"] else 0)
+    click.echo(counts.summary(), err=True)
+    sys.exit(1 if counts.matched else 0)
 
 
-def _report(found: FileResult, counts: dict[str, int], as_json: bool) -> None:
-    counts["files"] += 1
+@dataclass
+class Counts:
+    """What a scan saw, for its summary line."""
+
+    files: int = 0
+    matched: int = 0
+    errors: int = 0
+    other: int = 0  # not an image: matched by exact hashes only
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+
+    def summary(self) -> str:
+        skipped = sum(self.skipped.values())
+        reasons = ", ".join(f"{count} {reason}" for reason, count in self.skipped.items())
+        return (
+            f"scanned {plural(self.files, 'file')}: {self.matched} matched, "
+            f"{plural(self.errors, 'error')}, "
+            f"{plural(self.other, 'other file')} (not images: exact hashes only); "
+            f"skipped {skipped} ({reasons})"
+        )
+
+
+def _report(found: FileResult, counts: Counts, as_json: bool) -> None:
+    counts.files += 1
+    if found.skipped is not None:
+        counts.skipped[found.skipped] += 1
     if found.error is not None:
-        counts["errors"] += 1
+        counts.errors += 1
         tqdm.write(f"error: {found.path}: {found.error}", file=sys.stderr)
-    if not found.image and not found.empty:
-        counts["other"] += 1
+    if found.skipped is None and not found.image:
+        counts.other += 1
     matches = found.outcome.effective if found.outcome is not None else []
     if matches:
-        counts["matched"] += 1
+        counts.matched += 1
     for match in matches:
         line = json.dumps(_match_json(found.path, match)) if as_json else _match_text(found, match)
         tqdm.write(line, file=sys.stdout)

@@ -120,16 +120,43 @@ def _parse_jsonl(lines: Iterable[str]) -> Iterator[Record | LineError]:
         except ValueError as exc:
             yield LineError(number, f"not JSON: {exc}")
             continue
+        except RecursionError:
+            # json raises this (safely) past the interpreter's nesting limit: a line nested
+            # thousands deep is no hash entry, and must not take the whole import down.
+            yield LineError(number, "not JSON we read: nested too deeply")
+            continue
         if not isinstance(fields, dict):
             yield LineError(number, "a line must be a JSON object")
             continue
         yield Record(number, fields)
 
 
+def _rows(reader: Any) -> Iterator[list[str] | LineError]:
+    """The rows of a ``csv.reader``, a line it cannot read (``csv.Error``) as a LineError.
+
+    csv refuses a field over its limit (131,072 characters, far beyond any hash or note) and
+    carries on with the next line, so one such line is reported like any other bad line.
+    """
+    while True:
+        try:
+            row: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield LineError(reader.line_num, f"not CSV we read: {exc}")
+            continue
+        yield row
+
+
 def _parse_csv(lines: Iterable[str]) -> Iterator[Record | LineError]:
     reader = csv.reader(lines)
     header: list[str] | None = None
-    for row in reader:
+    for row in _rows(reader):
+        if isinstance(row, LineError):
+            yield row
+            if header is None:
+                return  # without its header the file cannot be read
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if header is None:
@@ -148,7 +175,11 @@ def _parse_pytx(lines: Iterable[str], default_type: str | None) -> Iterator[Reco
     reader = csv.reader(lines)
     header: list[str] | None = None
     first = True
-    for row in reader:
+    for row in _rows(reader):
+        if isinstance(row, LineError):
+            yield row
+            first = False
+            continue
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue

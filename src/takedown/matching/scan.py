@@ -37,6 +37,11 @@ class FileResult:
     # False for files that are no image format we decode (matched by exact hashes only).
     image: bool = True
     empty: bool = False
+    # Why the file was not hashed at all (one of SKIP_REASONS), for the scan's summary.
+    skipped: str | None = None
+
+
+SKIP_REASONS = ("empty", "too large", "unreadable")
 
 
 def walk(root: Path) -> Iterator[Path]:
@@ -65,13 +70,15 @@ def scan_file(
         size = path.stat().st_size
         if size > settings.max_image_bytes:
             return FileResult(
-                path, error=f"{size} bytes, over the {settings.max_image_bytes} limit"
+                path,
+                error=f"{size} bytes, over the {settings.max_image_bytes} limit",
+                skipped="too large",
             )
         data = path.read_bytes()
     except OSError as exc:
-        return FileResult(path, error=f"cannot read: {exc.strerror or exc}")
+        return FileResult(path, error=f"cannot read: {exc.strerror or exc}", skipped="unreadable")
     if not data:
-        return FileResult(path, empty=True)
+        return FileResult(path, empty=True, skipped="empty")
     result, error, image = _hash(data, settings)
     # One short transaction per file: a long scan never holds a lock for long.
     with database.transaction() as session:
