@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from takedown.cases import service as cases
 from takedown.errors import NotFound, RateLimited, ValidationFailed
 from takedown.notices import answers
 from takedown.notices import service as notices
@@ -80,6 +81,7 @@ def _page(
     status: int = 200,
 ) -> Response:
     view = answers.notice_view(session, notice, state.settings)
+    case = cases.get_case(session, notice.case_id)
     context = {
         "settings": state.settings,
         "notice": notice,
@@ -91,6 +93,10 @@ def _page(
         "values": values or {},
         "errors": errors or {},
         "max_reason": answers.MAX_REASON,
+        # A closed case asks nothing more of the recipient: the page says so instead of
+        # offering a form (an answer sent anyway is still kept, see answers.record_answer).
+        "removed_at": case.removed_at,
+        "closed_at": case.closed_at,
     }
     return _private(render(request, "notice_answer.html", context, status_code=status))
 
