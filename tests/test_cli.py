@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -129,3 +130,15 @@ def test_console_script_runs() -> None:
         check=True,
     )
     assert result.stdout == "http://195.127.0.11/blah\n"
+
+
+def test_rpz_export_works_with_default_settings(run: object, tmp_path: Path) -> None:
+    """The README's quick reference, as a new user types it: publish, then export the RPZ."""
+    invoke = run  # type: ignore[assignment]
+    published = invoke("lists", "publish", "urls")
+    assert published.exit_code == 0, published.output
+    zone = tmp_path / "urls.rpz"
+    exported = invoke("lists", "export", "urls", "--format", "rpz", "--out", str(zone))
+    assert exported.exit_code == 0, exported.output
+    assert "; warning: splash.takedown.invalid is a development placeholder" in zone.read_text()
+    assert (tmp_path / "urls.rpz.sig").is_file()

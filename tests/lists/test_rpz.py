@@ -224,11 +224,34 @@ def test_splash_host_defaults_to_the_public_base_url(settings: Settings) -> None
 
 
 def test_splash_host_that_is_an_address_is_a_configuration_error(settings: Settings) -> None:
-    # The default public_base_url is http://127.0.0.1:8000: a CNAME cannot point at it.
     with pytest.raises(ConfigurationError, match="TAKEDOWN_SPLASH_HOST"):
-        zone_text(settings, ["blocked.example.test/"], "rpz")
+        zone_text(settings.model_copy(update={"splash_host": "192.0.2.80"}), [], "rpz")
+    # In production, a public_base_url with an address and no splash host: a CNAME cannot
+    # point at an address, and a placeholder would send an ISP's users nowhere.
+    production = settings.model_copy(update={"env": "production"})
+    with pytest.raises(ConfigurationError, match="TAKEDOWN_SPLASH_HOST"):
+        zone_text(production, ["blocked.example.test/"], "rpz")
     # The other variants need no splash host.
-    assert "blocked.example.test" in zone_text(settings, ["blocked.example.test/"], "rpz-nxdomain")
+    assert "blocked.example.test" in zone_text(
+        production, ["blocked.example.test/"], "rpz-nxdomain"
+    )
+
+
+def test_development_defaults_make_a_zone_with_a_placeholder_and_say_so(
+    settings: Settings,
+) -> None:
+    # The default public_base_url is http://127.0.0.1:8000, and no splash host is set.
+    settings = settings.model_copy(update={"rpz_zone": ORIGIN})
+    text = zone_text(settings, ["blocked.example.test/"], "rpz")
+    zone = parse(text)
+    target = zone.find_rdataset("blocked.example.test", dns.rdatatype.CNAME)[0].target
+    assert target.to_text() == "splash.takedown.invalid."
+    assert text.splitlines()[1] == (
+        "; warning: splash.takedown.invalid is a development placeholder that does not"
+        " resolve; set TAKEDOWN_SPLASH_HOST to the splash page's host name"
+    )
+    configured = settings.model_copy(update={"splash_host": "splash.hotline.test"})
+    assert "warning" not in zone_text(configured, ["blocked.example.test/"], "rpz")
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,11 @@ SOA_RETRY = 300
 SOA_EXPIRE = 7 * 24 * 3600
 SOA_NEGATIVE_TTL = 60
 MAX_SERIAL = 2**32 - 1  # the SOA serial is an unsigned 32-bit number (RFC 1982)
+# The CNAME target in development when neither TAKEDOWN_SPLASH_HOST nor the public base URL
+# names a host (the default base URL is http://127.0.0.1:8000). ".invalid" never resolves
+# (RFC 2606), so a resolver that loads such a zone answers blocked names with nothing rather
+# than sending anyone somewhere unintended; the zone's header says the setting is missing.
+DEVELOPMENT_SPLASH_HOST = "splash.takedown.invalid"
 
 
 class ZoneError(ValueError):
@@ -144,13 +149,14 @@ def render_zone(
     origin = _setting_name(settings.rpz_zone, "TAKEDOWN_RPZ_ZONE")
     hostmaster = _setting_name(f"hostmaster.{settings.hotline_domain}", "TAKEDOWN_HOTLINE_DOMAIN")
     records = _records(variant, settings)
+    warning = _splash(settings)[1] if variant == "rpz" else None
     selection = select_hosts(expressions, origin)
     if variant == "rpz-a":
         kept = [h for h in selection.hosts if _HOSTNAME.fullmatch(h)]
         skipped = len(selection.hosts) - len(kept)
         selection = replace(selection, hosts=kept, refused=selection.refused + skipped)
     _log_skipped(selection)
-    parts = [_header(variant, version, published_at, selection, origin, hostmaster)]
+    parts = [_header(variant, version, published_at, selection, origin, hostmaster, warning)]
     parts.extend(
         f"{owner} {record}\n"
         for host in selection.hosts
@@ -162,16 +168,41 @@ def render_zone(
 
 def splash_host(settings: Settings) -> str:
     """The splash host, absolute (with its trailing dot): ``splash_host``, else the host of
-    ``public_base_url``; :class:`ConfigurationError` when that is an IP address or no name."""
-    splash = settings.splash_host or (urlsplit(settings.public_base_url).hostname or "")
-    source = "TAKEDOWN_SPLASH_HOST" if settings.splash_host else "TAKEDOWN_PUBLIC_BASE_URL"
+    ``public_base_url``, else (in development only) ``DEVELOPMENT_SPLASH_HOST``.
+
+    :class:`ConfigurationError` when ``splash_host`` is an address or no name, and in
+    production when neither setting names a host: a CNAME target must be a name, and an
+    ISP's resolver needs one that leads to the hotline's splash page.
+    """
+    return _splash(settings)[0]
+
+
+def _splash(settings: Settings) -> tuple[str, str | None]:
+    """The splash host and, for the placeholder, the warning the zone's header carries."""
+    if settings.splash_host:
+        splash, source = settings.splash_host, "TAKEDOWN_SPLASH_HOST"
+    else:
+        splash = urlsplit(settings.public_base_url).hostname or ""
+        source = "TAKEDOWN_PUBLIC_BASE_URL"
+        if not splash or _is_address(splash) or ":" in splash:
+            if settings.env == "production":
+                raise ConfigurationError(
+                    f"the host of TAKEDOWN_PUBLIC_BASE_URL ({splash or 'none'}) is no name;"
+                    " set TAKEDOWN_SPLASH_HOST to the splash page's host name for the CNAME"
+                    " variant of the RPZ"
+                )
+            warning = (
+                f"warning: {DEVELOPMENT_SPLASH_HOST} is a development placeholder that does"
+                " not resolve; set TAKEDOWN_SPLASH_HOST to the splash page's host name"
+            )
+            return DEVELOPMENT_SPLASH_HOST + ".", warning
     if _is_address(splash) or ":" in splash:
         # A CNAME names a host; an address there is a syntax error in the zone.
         raise ConfigurationError(
             f"the splash host from {source} is an IP address ({splash}); set"
             " TAKEDOWN_SPLASH_HOST to a host name for the CNAME variant of the RPZ"
         )
-    return _setting_name(splash, source) + "."
+    return _setting_name(splash, source) + ".", None
 
 
 def _is_address(host: str) -> bool:
@@ -206,13 +237,16 @@ def _header(
     selection: Selection,
     origin: str,
     hostmaster: str,
+    warning: str | None = None,
 ) -> str:
     # Only numbers and checked settings go into comments: nothing from the list itself.
     when = published_at.astimezone(UTC).isoformat(timespec="seconds")
     soa = f"{version} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {SOA_NEGATIVE_TTL}"
+    title = f"; Takedown URL list, version {version}, published {when}, variant {variant}\n"
+    if warning:
+        title += f"; {warning}\n"
     return (
-        f"; Takedown URL list, version {version}, published {when}, variant {variant}\n"
-        f"; {len(selection.hosts)} hosts, each as name and *.name\n"
+        title + f"; {len(selection.hosts)} hosts, each as name and *.name\n"
         f"; skipped: {selection.paths} path entries (RPZ sees no paths),"
         f" {selection.addresses} IP-address hosts, {selection.public_suffixes} public"
         f" suffixes, {selection.refused} invalid names\n"
