@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# `make run PORT=8080 HOST=0.0.0.0`: given on the command line only (an exported HOST, as
+# some shells set, does not override these).
+HOST := 127.0.0.1
+PORT := 8000
 run: $(STAMP)
-	$(BIN)/takedown run --demo
+	$(BIN)/takedown run --demo --host '$(HOST)' --port '$(PORT)'
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
