@@ -15,6 +15,7 @@ from takedown.audit.models import AuditRecord
 from takedown.cli.main import main
 from takedown.db.session import Database
 from takedown.orgs import service as orgs
+from takedown.words import plural
 from tests.factories import NOW
 
 
@@ -142,3 +143,22 @@ def test_rpz_export_works_with_default_settings(run: object, tmp_path: Path) -> 
     assert exported.exit_code == 0, exported.output
     assert "; warning: splash.takedown.invalid is a development placeholder" in zone.read_text()
     assert (tmp_path / "urls.rpz.sig").is_file()
+
+
+def test_counts_are_worded_in_the_singular_and_plural() -> None:
+    assert (plural(0, "file"), plural(1, "file"), plural(2, "file")) == (
+        "0 files",
+        "1 file",
+        "2 files",
+    )
+    assert plural(1, "entry", "entries") == "1 entry"
+    assert plural(3, "case waits", "cases wait") == "3 cases wait"
+
+
+def test_one_bad_directory_entry_is_worded_as_one(run: object, tmp_path: Path) -> None:
+    invoke = run  # type: ignore[assignment]
+    bad = tmp_path / "directory.yaml"
+    bad.write_text("- name: Nowhere Hosting\n  kind: hosting_provider\n  country: ZZ\n")
+    result = invoke("orgs", "import", str(bad), "--partial")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("Error: 1 entry not imported\n")

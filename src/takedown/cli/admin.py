@@ -19,6 +19,7 @@ from takedown.orgs import directory
 from takedown.orgs import service as orgs
 from takedown.orgs.directory import DirectoryFormat
 from takedown.orgs.models import OrgKind
+from takedown.words import plural
 
 
 @click.group()
@@ -220,7 +221,7 @@ def import_orgs(file: str, fmt: str | None, partial: bool) -> None:
         click.echo(str(error), err=True)
     click.echo(f"created {report.created}, updated {report.updated}")
     if report.errors:
-        raise click.ClickException(f"{len(report.errors)} entries were not imported")
+        raise click.ClickException(f"{plural(len(report.errors), 'entry', 'entries')} not imported")
 
 
 @orgs_group.command("export")

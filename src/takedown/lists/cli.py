@@ -13,6 +13,7 @@ from takedown.cli.context import CLOCK, database, friendly_errors, settings
 from takedown.lists import downloads, exports, signing, versions
 from takedown.lists.models import ListName
 from takedown.lists.rows import unpack
+from takedown.words import plural
 
 _NAMES = click.Choice([n.value for n in ListName])
 _FORMATS = click.Choice(sorted({f for fmts in exports.FORMATS.values() for f in fmts}))
@@ -47,7 +48,8 @@ def publish(name: str, approve: bool) -> None:
             click.echo(f"the {name} list has not changed; nothing published")
             return
         click.echo(
-            f"published {name} version {version.number}: {version.entry_count} entries "
+            f"published {name} version {version.number}: "
+            f"{plural(version.entry_count, 'entry', 'entries')} "
             f"(+{version.added_count} -{version.removed_count})"
         )
 

@@ -40,6 +40,7 @@ from takedown.notices import service as notices
 from takedown.sandbox.providers import default_providers, notice_urls
 from takedown.sandbox.smtp import ReceivedMessage
 from takedown.sandbox.world import KNOWN_BANK, SandboxWorld, Site
+from takedown.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +348,8 @@ class Narrator:
         self._say(
             "done",
             f"every case settled. Time to removal from the report: {removed or 'none'}; "
-            f"{waiting} case(s) await an analyst. The server keeps running; Ctrl-C stops.",
+            f"{plural(waiting, 'case waits', 'cases wait')} for an analyst. The server keeps"
+            " running; Ctrl-C stops.",
         )
 
 
