@@ -410,7 +410,7 @@ def _move(
         # Nothing may keep acting on a decision that was reversed: no notice goes out any
         # more and the URL leaves the list (re-checks stop with the state).
         reason = "the confirmation was reversed"
-        notices.cancel_open(session, case.id, reason)
+        notices.cancel_open(session, case.id, reason, now=now)
         entries.withdraw_for_case(session, case, actor=actor, now=now, reason=reason)
 
 

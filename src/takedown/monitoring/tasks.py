@@ -128,7 +128,7 @@ def _list_if_unremoved(session: Session, case: Case, *, settings: Settings, now:
 
 def _removed(session: Session, case: Case, outcome: RecheckOutcome, now: datetime) -> None:
     case.removed_at = now
-    cancelled = notices.cancel_open(session, case.id, "the content was removed")
+    cancelled = notices.cancel_open(session, case.id, "the content was removed", now=now)
     hours = (now - case.first_reported_at).total_seconds() / 3600
     cases.add_event(
         session,

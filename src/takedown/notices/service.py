@@ -5,6 +5,11 @@ decides it, and its send job is enqueued in the same transaction, so a decided n
 always sent and a rolled-back decision never is. The answer link's token is an HMAC of the
 notice id under the secret key: the database holds only its SHA-256, so a copy of the
 database cannot answer for a provider, and the send job can rebuild the link at any retry.
+
+A delivery whose outcome is unknown (its worker died after the receiver may have taken the
+notice) is never cancelled: ``sending_started_at`` keeps the start of that attempt until the
+notice is sent, and a notice that may be out is recorded as sent from then (see
+``record_uncertain``) when it is not to be sent again.
 """
 
 from __future__ import annotations
@@ -284,14 +289,72 @@ def release_held(session: Session, case_id: uuid.UUID, now: datetime) -> int:
     return len(held)
 
 
-def cancel_open(session: Session, case_id: uuid.UUID, reason: str) -> int:
-    """Cancel notices not yet sent (the content is gone); returns how many."""
+def cancel_open(session: Session, case_id: uuid.UUID, reason: str, *, now: datetime) -> int:
+    """Cancel notices not yet sent (the content is gone); returns how many.
+
+    A notice an earlier attempt may have delivered is recorded as sent instead: the receiver
+    may have it, and may be why the content is gone. Notices ``sending`` are left to their
+    job, whose attempt may still be running (it settles them the same way).
+    """
     open_ = session.scalars(
         select(Notice).where(
             Notice.case_id == case_id, Notice.status.in_([NoticeStatus.QUEUED, NoticeStatus.HELD])
         )
     ).all()
+    cancelled = 0
     for notice in open_:
+        if uncertain_since(notice) is not None:
+            record_uncertain(session, notice, cases.get_case(session, case_id), now, reason)
+            continue
         notice.status = NoticeStatus.CANCELLED
         notice.last_error = reason
-    return len(open_)
+        cancelled += 1
+    return cancelled
+
+
+def uncertain_since(notice: Notice) -> datetime | None:
+    """When the attempt started that may have delivered ``notice`` unrecorded, if one did.
+
+    An attempt cut off after the receiver took the notice (a worker killed between the
+    SMTP server's 250 and the record) leaves it ``sending``. The send job keeps
+    ``sending_started_at`` while such a notice is held or queued again after a failure that
+    was certain, and clears it after a certain failure of a notice no attempt may have
+    delivered, so a start time on a notice not yet sent means exactly this.
+    """
+    if notice.status not in OPEN:
+        return None
+    return notice.sending_started_at
+
+
+def record_uncertain(
+    session: Session, notice: Notice, case: Case, now: datetime, reason: str
+) -> None:
+    """Record as sent a notice that may be out and is not to be sent again.
+
+    Its ``sent_at`` is when the attempt that may have delivered it started (when it was
+    sent, if it was), so the case's first notice and its time to removal from notice count
+    it; the timeline says the outcome was not known and why it is not sent again.
+    """
+    started = notice.sending_started_at or now
+    notice.status = NoticeStatus.SENT
+    notice.sent_at = started
+    notice.last_error = None
+    if case.first_notice_at is None or started < case.first_notice_at:
+        case.first_notice_at = started
+    cases.add_event(
+        session,
+        case,
+        "notice_sent",
+        f"{notice.kind.label} {notice.reference} to {notice.org_name} recorded as sent at"
+        f" {started.isoformat(timespec='seconds')}: that {notice.channel.value} delivery"
+        " attempt was cut off before its outcome was known, so the receiver may have it;"
+        f" not sent again ({reason})",
+        actor="system",
+        at=now,
+        data={
+            "notice_id": str(notice.id),
+            "attempts": notice.attempts,
+            "outcome": "uncertain",
+            "sent_at": started.isoformat(),
+        },
+    )

@@ -8,22 +8,34 @@ Three steps, so that a worker killed at any point never leaves the record wrong:
 2. Deliver, with the notice's stable Message-ID (e-mail) or Idempotency-Key (webhook).
 3. Record the outcome in the job's transaction, which commits with the job's success.
 
-A worker killed during step 2 leaves the notice ``sending``; the job's lease runs out and
-the next attempt delivers again with the same Message-ID. If the receiver had not accepted
-the first delivery, this is the only copy; if it had accepted it in the instant before the
-connection broke (RFC 1047), the repeat carries the same Message-ID / Idempotency-Key, which
-is how receivers recognise it. Temporary failures raise, so the job retries with backoff.
+A worker killed during step 2 leaves the notice ``sending``, and nobody knows whether the
+receiver took it: the worker may have died after the SMTP server's 250 (or the webhook's 200)
+and before step 3. The job's lease runs out and the next attempt decides:
+
+* the case still wants the notice: deliver again, with the same Message-ID / Idempotency-Key,
+  which is how receivers recognise a repeat (RFC 1047). This is the only copy if the first
+  never arrived, and a harmless duplicate if it did;
+* the content is gone (or the case is no longer confirmed): sending again would be noise, and
+  cancelling would be false, since the provider may have removed it *because* of the notice.
+  The notice is recorded as sent from the start of the attempt that may have delivered it,
+  with the uncertainty on the timeline, so the case's time to removal from notice is known.
+
+The start of that attempt (``sending_started_at``) is kept through a police hold and through
+later attempts that certainly failed, so the notice is settled the same way then (see
+``service.uncertain_since``). Temporary failures raise, so the job retries with backoff.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from takedown.cases import service as cases
+from takedown.cases.models import CaseState
 from takedown.config import Settings
 from takedown.errors import TakedownError
 from takedown.jobs.registry import JobContext, job_handler
@@ -57,45 +69,66 @@ def send_notice(ctx: JobContext, payload: dict[str, Any]) -> None:
             notice = service.get_notice(session, notice_id)
             notice.status = NoticeStatus.QUEUED
             notice.last_error = result.detail
+            if prepared.earlier is None:
+                # This attempt surely did not deliver it, and no earlier one may have.
+                notice.sending_started_at = None
         raise DeliveryFailed(f"{prepared.reference}: {result.detail}")
-    _record(ctx.session, notice_id, result, ctx.settings, now)
+    _record(ctx.session, notice_id, result, ctx.settings, now, prepared.earlier)
 
 
 class _Prepared:
-    def __init__(self, notice: Notice, body: Any, secret: str | None) -> None:
+    def __init__(
+        self, notice: Notice, body: Any, secret: str | None, earlier: datetime | None
+    ) -> None:
         self.channel = notice.channel
         self.recipient = notice.recipient
         self.key = str(notice.id)
         self.reference = notice.reference
         self.body = body
         self.secret = secret
+        # The start of an earlier attempt that may have delivered the notice, if any.
+        self.earlier = earlier
 
 
 def _claim(
-    session: Session, notice_id: uuid.UUID, settings: Settings, now: Any
+    session: Session, notice_id: uuid.UUID, settings: Settings, now: datetime
 ) -> _Prepared | None:
     notice = session.get(Notice, notice_id)
     if notice is None or notice.status not in service.OPEN:
         return None
     case = cases.get_case(session, notice.case_id)
+    earlier = service.uncertain_since(notice)
+    wanted = case.removed_at is None and case.state is CaseState.CONFIRMED
+    if earlier is not None and not wanted:
+        why = "the content was removed" if case.removed_at else "the case is no longer confirmed"
+        service.record_uncertain(session, notice, case, now, why)
+        if notice.step_id is not None:
+            finish_step(session, notice.step_id, now)
+        return None
     if case.removed_at is not None:
         notice.status = NoticeStatus.CANCELLED
         notice.last_error = "the content was removed before the notice went out"
         return None
     if active_hold(session, case.id, now) is not None:
         notice.status = NoticeStatus.HELD
+        maybe_out = (
+            f"; an attempt at {earlier.isoformat(timespec='seconds')} may have delivered it"
+            if earlier is not None
+            else ""
+        )
         cases.add_event(
             session,
             case,
             "notice_held",
-            f"{notice.reference} to {notice.org_name} waits for the police hold to end",
+            f"{notice.reference} to {notice.org_name} waits for the police hold to end{maybe_out}",
             actor="system",
             at=now,
             data={"notice_id": str(notice.id)},
         )
         return None
     notice.status = NoticeStatus.SENDING
-    notice.sending_started_at = now
+    if earlier is None:
+        notice.sending_started_at = now
     notice.attempts += 1
     content = service.content_of(session, notice, case, settings)
     if notice.channel is NoticeChannel.WEBHOOK:
@@ -112,12 +145,12 @@ def _claim(
             },
             separators=(",", ":"),
         ).encode()
-        return _Prepared(notice, body, org.webhook_secret if org else None)
+        return _Prepared(notice, body, org.webhook_secret if org else None, earlier)
     rendered = render_email(content, settings)
     message = build_email(
         content, rendered, notice.document, settings, notice.message_id, notice.recipient
     )
-    return _Prepared(notice, message, None)
+    return _Prepared(notice, message, None, earlier)
 
 
 def _deliver(prepared: _Prepared, settings: Settings) -> DeliveryResult:
@@ -133,25 +166,45 @@ def _deliver(prepared: _Prepared, settings: Settings) -> DeliveryResult:
 
 
 def _record(
-    session: Session, notice_id: uuid.UUID, result: DeliveryResult, settings: Settings, now: Any
+    session: Session,
+    notice_id: uuid.UUID,
+    result: DeliveryResult,
+    settings: Settings,
+    now: datetime,
+    earlier: datetime | None,
 ) -> None:
     notice = service.get_notice(session, notice_id)
     case = cases.get_case(session, notice.case_id)
+    # A repeat of a delivery that may have arrived: the receiver sees the same notice twice.
+    repeat = (
+        f"; an attempt at {earlier.isoformat(timespec='seconds')} may have delivered it"
+        " already, with the same "
+        + ("Idempotency-Key" if notice.channel is NoticeChannel.WEBHOOK else "Message-ID")
+        if earlier is not None
+        else ""
+    )
     if result.accepted:
         notice.status = NoticeStatus.SENT
         notice.sent_at = now
         notice.last_error = None
         if case.first_notice_at is None:
             case.first_notice_at = now
+        data: dict[str, Any] = {
+            "notice_id": str(notice.id),
+            "attempts": notice.attempts,
+            "outcome": "confirmed",
+        }
+        if earlier is not None:
+            data["earlier_attempt_at"] = earlier.isoformat()
         cases.add_event(
             session,
             case,
             "notice_sent",
             f"{notice.kind.label} {notice.reference} sent to {notice.org_name}"
-            f" ({notice.channel.value}: {result.detail})",
+            f" ({notice.channel.value}: {result.detail}){repeat}",
             actor="system",
             at=now,
-            data={"notice_id": str(notice.id), "attempts": notice.attempts},
+            data=data,
         )
         if notice.step_id is not None:
             finish_step(session, notice.step_id, now)
@@ -165,7 +218,7 @@ def _record(
         session,
         case,
         "notice_failed",
-        f"{notice.reference} to {notice.org_name} was refused: {result.detail}",
+        f"{notice.reference} to {notice.org_name} was refused: {result.detail}{repeat}",
         actor="system",
         at=now,
         data={"notice_id": str(notice.id)},
