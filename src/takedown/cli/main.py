@@ -49,6 +49,11 @@ def main() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+# How long SIGTERM waits for requests at work before cutting them off: a stop must not
+# wait on a slow database.
+_GRACEFUL_SHUTDOWN_SECONDS = 15
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -60,7 +65,15 @@ def main() -> None:
 def serve(host: str, port: int, proxy_headers: bool) -> None:
     """Serve the API and the web pages (run `takedown worker` beside it)."""
     app = create_app(settings(), database=database())
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="info")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        log_level="info",
+        # SIGTERM stops the server within this bound even while requests are at work.
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 @main.command()
@@ -104,7 +117,13 @@ def serve_and_work(
     the job it is running before this returns.
     """
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config, database=db_), host=host, port=port, log_level=log_level)
+        uvicorn.Config(
+            create_app(config, database=db_),
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+        )
     )
     stop = threading.Event()
     jobs = threading.Thread(
