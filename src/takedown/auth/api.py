@@ -12,6 +12,7 @@ from takedown.auth import service
 from takedown.auth.models import Role
 from takedown.console import totp
 from takedown.errors import Unauthorized
+from takedown.textfields import Line
 from takedown.web.deps import SESSION_COOKIE, Caller, State, Tx, client_address, json_body
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -20,9 +21,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
-    totp: str | None = Field(
+    username: Line = Field(min_length=1, max_length=64)
+    password: Line = Field(min_length=1, max_length=1024)
+    totp: Line | None = Field(
         default=None,
         max_length=16,
         description="The current code of the authenticator app; required once enrolled.",

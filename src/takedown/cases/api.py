@@ -22,6 +22,7 @@ from takedown.cases.schemas import (
 from takedown.console import assessment, runtime
 from takedown.errors import Conflict
 from takedown.web.deps import AppState, State, Tx, json_body, require
+from takedown.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
@@ -34,7 +35,7 @@ def list_cases(
     state: CaseState | None = None,
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> CaseListOut | ReporterCaseList:
     """Staff: cases, most urgent first (``view: "staff"``). API keys: only the cases their
     organization reported, its most recent report first, in the reporter's view (``view:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from takedown.intake.models import ContentKind, SiteKind
+from takedown.textfields import Line, Text
 
 
 class ReportIn(BaseModel):
@@ -16,14 +17,14 @@ class ReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=8192, description="The address of the content.")
+    url: Line = Field(min_length=1, max_length=8192, description="The address of the content.")
     content_kind: ContentKind = ContentKind.UNKNOWN
     site_kind: SiteKind = SiteKind.UNKNOWN
     immediate_danger: bool = Field(
         default=False, description="A child may be in immediate danger: handled first."
     )
-    description: str | None = Field(default=None, max_length=10_000)
-    external_id: str | None = Field(
+    description: Text | None = Field(default=None, max_length=10_000)
+    external_id: Line | None = Field(
         default=None, max_length=200, description="Your own identifier, echoed back."
     )
 

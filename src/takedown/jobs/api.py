@@ -13,6 +13,7 @@ from takedown.auth.principal import Permission, Principal
 from takedown.jobs import service
 from takedown.jobs.models import JobStatus
 from takedown.web.deps import State, Tx, require
+from takedown.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 Reader = Annotated[Principal, Depends(require(Permission.JOBS_READ))]
@@ -47,7 +48,7 @@ def list_jobs(
     status: JobStatus | None = None,
     name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> JobListOut:
     """Jobs, newest first, with how many are in each status."""
     rows = service.list_jobs(session, status=status, name=name, limit=limit, offset=offset)

@@ -39,6 +39,7 @@ from takedown.lists.list_schemas import (
 )
 from takedown.lists.models import EntryStatus
 from takedown.web.deps import State, Tx, json_body, require
+from takedown.web.params import Id, Offset
 
 router = APIRouter(tags=["lists"])
 Reader = Annotated[Principal, Depends(require(Permission.LISTS_READ))]
@@ -108,7 +109,7 @@ def latest_file(
 @router.get("/api/v1/lists/{name}/versions/{number}", response_class=Response)
 def version_file(
     name: str,
-    number: int,
+    number: Id,
     caller: Reader,
     session: Tx,
     state: State,
@@ -120,7 +121,7 @@ def version_file(
 
 @router.get("/api/v1/lists/{name}/diff", response_class=Response)
 def list_diff(
-    name: str, caller: Reader, session: Tx, state: State, since: Annotated[int, Query(ge=0)]
+    name: str, caller: Reader, session: Tx, state: State, since: Annotated[Offset, Query()]
 ) -> Response:
     """What changed from version ``since`` to the latest (0: everything), signed JSON."""
     body, signature = downloads.diff_document(
@@ -192,7 +193,7 @@ def list_entries(
     status: EntryStatus | None = None,
     host: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> EntryListOut:
     found = entries.search(session, status=status, host=host, limit=limit, offset=offset)
     return EntryListOut(items=[EntryOut.of(e) for e in found])

@@ -24,6 +24,7 @@ from takedown.lists.schemas import (
     DelistIn,
 )
 from takedown.web.deps import State, Tx, json_body, require
+from takedown.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/appeals", tags=["appeals"])
 Supervisor = Annotated[Principal, Depends(require(Permission.LISTS_PUBLISH))]
@@ -48,7 +49,7 @@ def list_appeals(
     session: Tx,
     status: AppealStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> AppealListOut:
     """Appeals, oldest first; ``status=open`` is the queue still to review."""
     rows, total = appeals.list_appeals(session, status=status, limit=limit, offset=offset)

@@ -16,14 +16,15 @@ from takedown.lists.models import (
     ListVersion,
     UrlEntry,
 )
+from takedown.textfields import Line, Text
 
 
 class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A URL (https://host/dir/) or an expression (host/dir/).
-    expression: str = Field(min_length=1, max_length=4096)
-    reason: str = Field(min_length=1, max_length=2000)
+    expression: Line = Field(min_length=1, max_length=4096)
+    reason: Text = Field(min_length=1, max_length=2000)
     case_id: uuid.UUID | None = None
     # A whole host (``host/``) is listed only for a site dedicated to the material, and waits
     # for a second person; saying so is required, so nobody lists a host by a slip.
@@ -33,7 +34,7 @@ class EntryIn(BaseModel):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class EntryOut(BaseModel):
@@ -124,7 +125,7 @@ class PublishOut(BaseModel):
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    banks: list[str] = Field(default_factory=list, max_length=100)
+    banks: list[Line] = Field(default_factory=list, max_length=100)
 
 
 class MemberOut(BaseModel):
@@ -152,8 +153,8 @@ class MemberListOut(BaseModel):
 class KeywordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    term: str = Field(min_length=1, max_length=400)
-    reason: str = Field(min_length=1, max_length=2000)
+    term: Line = Field(min_length=1, max_length=400)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class KeywordOut(BaseModel):

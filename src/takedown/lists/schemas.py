@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from takedown.lists.appeals import MAX_NOTE
 from takedown.lists.models import AppealStatus, AppealSubject, EntryScope, EntryStatus
+from takedown.textfields import Text
 
 
 class AppealEntryOut(BaseModel):
@@ -76,7 +77,7 @@ class AppealOut(BaseModel):
 class DelistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    note: Text | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class DecideIn(BaseModel):
@@ -86,4 +87,4 @@ class DecideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["upheld", "rejected"]
-    note: str = Field(min_length=1, max_length=MAX_NOTE)
+    note: Text = Field(min_length=1, max_length=MAX_NOTE)

@@ -37,6 +37,7 @@ from takedown.matching.schemas import (
 )
 from takedown.matching.uploads import Upload, read_upload
 from takedown.web.deps import State, Tx, json_body, require
+from takedown.web.params import Id, Offset, read_json
 
 router = APIRouter(prefix="/api/v1")
 Matcher = Annotated[Principal, Depends(require(Permission.MATCH))]
@@ -88,7 +89,7 @@ async def match_input(request: Request, state: State) -> MatchInput:
     if media != "application/json":
         return MatchInput(await image_upload(request, state), None)
     try:
-        return MatchInput(None, MatchSignalsIn.model_validate(await request.json()))
+        return MatchInput(None, MatchSignalsIn.model_validate(await read_json(request)))
     except (ValidationError, ValueError) as exc:
         raise ValidationFailed(f"the body is not a valid match request: {exc}") from exc
 
@@ -204,7 +205,7 @@ def list_entries(
     session: Tx,
     signal_type: str | None = None,
     enabled: bool | None = None,
-    after: Annotated[int, Query(ge=0, description="Entries after this id.")] = 0,
+    after: Annotated[Offset, Query(description="Entries after this id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryPage:
     """A page of a bank's entries in id order."""
@@ -279,7 +280,7 @@ def add_file(
 
 
 @router.get("/banks/{name}/entries/{entry_id}", response_model=EntryOut, tags=["banks"])
-def get_entry(name: str, entry_id: int, _: Reader, session: Tx) -> EntryOut:
+def get_entry(name: str, entry_id: Id, _: Reader, session: Tx) -> EntryOut:
     return EntryOut.of(banks.get_entry(session, banks.get_bank(session, name), entry_id))
 
 
@@ -290,7 +291,7 @@ def get_entry(name: str, entry_id: int, _: Reader, session: Tx) -> EntryOut:
     tags=["banks"],
 )
 def update_entry(
-    name: str, entry_id: int, body: EntryPatch, caller: Writer, session: Tx, state: State
+    name: str, entry_id: Id, body: EntryPatch, caller: Writer, session: Tx, state: State
 ) -> EntryOut:
     """Disable (`{"enabled": false}`) or enable an entry, or correct its metadata."""
     entry = banks.get_entry(session, banks.get_bank(session, name), entry_id)
@@ -303,7 +304,7 @@ def update_entry(
 @router.delete(
     "/banks/{name}/entries/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["banks"]
 )
-def remove_entry(name: str, entry_id: int, caller: Writer, session: Tx, state: State) -> Response:
+def remove_entry(name: str, entry_id: Id, caller: Writer, session: Tx, state: State) -> Response:
     """Delete an entry for good."""
     entry = banks.get_entry(session, banks.get_bank(session, name), entry_id)
     banks.remove_entry(session, caller, entry, now=state.clock.now())

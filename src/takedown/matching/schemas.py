@@ -11,6 +11,7 @@ from takedown.matching.banks import BankSummary
 from takedown.matching.hasher import HashResult
 from takedown.matching.lookup import BankMatch, MatchOutcome
 from takedown.matching.models import Bank, BankEntry, BankRole
+from takedown.textfields import Line, Text
 
 
 class _In(BaseModel):
@@ -69,11 +70,11 @@ class HashOut(BaseModel):
 
 
 class MatchSignalsIn(_In):
-    signals: dict[str, str] = Field(
+    signals: dict[Line, Line] = Field(
         min_length=1,
         description='Signal type -> hash, e.g. {"pdq": "<64 hex>", "md5": "<32 hex>"}.',
     )
-    banks: list[str] | None = Field(None, description="Only these banks (default: all).")
+    banks: list[Line] | None = Field(None, description="Only these banks (default: all).")
 
 
 class EntryRefOut(BaseModel):
@@ -141,18 +142,18 @@ class MatchResultOut(BaseModel):
 
 
 class BankIn(_In):
-    name: str = Field(min_length=1, max_length=64)
+    name: Line = Field(min_length=1, max_length=64)
     role: BankRole = BankRole.BLOCK_LIST
     pdq_threshold: int | None = Field(None, ge=0, le=128, description="Default 31.")
-    description: str = Field("", max_length=2000)
+    description: Text = Field("", max_length=2000)
     enabled: bool = True
 
 
 class BankPatch(_In):
-    name: str | None = Field(None, min_length=1, max_length=64, description="Renames the bank.")
+    name: Line | None = Field(None, min_length=1, max_length=64, description="Renames the bank.")
     role: BankRole | None = None
     pdq_threshold: int | None = Field(None, ge=0, le=128)
-    description: str | None = Field(None, max_length=2000)
+    description: Text | None = Field(None, max_length=2000)
     enabled: bool | None = None
 
 
@@ -183,19 +184,19 @@ class BankOut(BaseModel):
 
 
 class EntryIn(_In):
-    signal_type: str = Field(description="md5, sha1, sha256 or pdq.")
-    value: str = Field(max_length=512)
+    signal_type: Line = Field(description="md5, sha1, sha256 or pdq.")
+    value: Line = Field(max_length=512)
     quality: int | None = Field(None, ge=0, le=100, description="PDQ quality, when known.")
-    source: str = Field("", max_length=200)
-    classification: str = Field("", max_length=64)
-    note: str = Field("", max_length=10_000)
+    source: Line = Field("", max_length=200)
+    classification: Line = Field("", max_length=64)
+    note: Text = Field("", max_length=10_000)
 
 
 class EntryPatch(_In):
     enabled: bool | None = Field(None, description="false disables the entry (kept, unmatched).")
-    source: str | None = Field(None, max_length=200)
-    classification: str | None = Field(None, max_length=64)
-    note: str | None = Field(None, max_length=10_000)
+    source: Line | None = Field(None, max_length=200)
+    classification: Line | None = Field(None, max_length=64)
+    note: Text | None = Field(None, max_length=10_000)
 
 
 class EntryOut(BaseModel):

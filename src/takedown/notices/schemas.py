@@ -16,6 +16,7 @@ from takedown.notices.models import (
     NoticeKind,
     NoticeStatus,
 )
+from takedown.textfields import Text
 
 
 class AnswerIn(BaseModel):
@@ -24,7 +25,7 @@ class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: AnswerKind
-    reason: str = Field(default="", max_length=MAX_REASON)
+    reason: Text = Field(default="", max_length=MAX_REASON)
 
 
 class AnswerOut(BaseModel):

@@ -27,6 +27,7 @@ from takedown.orgs.schemas import (
     OrgPatch,
 )
 from takedown.web.deps import State, Tx, json_body, require
+from takedown.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/orgs", tags=["organizations"])
 Reader = Annotated[Principal, Depends(require(Permission.ORGS_READ))]
@@ -59,7 +60,7 @@ def list_orgs(
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> OrgListOut:
     """Organizations by name."""
     rows, total = service.search_orgs(

@@ -17,6 +17,7 @@ from takedown.orgs.directory import ImportReport
 from takedown.orgs.fields import MAX_IDENTIFIERS
 from takedown.orgs.lookups import IpMatch, OrgIdentifiers
 from takedown.orgs.models import Organization, OrgKind
+from takedown.textfields import Line, Text
 
 _Asns = list[int | str]
 
@@ -26,31 +27,31 @@ class _In(BaseModel):
 
 
 class OrgIn(_In):
-    name: str = Field(max_length=200)
+    name: Line = Field(max_length=200)
     kind: OrgKind
-    country: str = Field(max_length=64, description="ISO 3166-1 alpha-2 code, e.g. NL.")
-    abuse_email: str | None = Field(None, max_length=320)
-    webhook_url: str | None = Field(None, max_length=2000)
-    webhook_secret: str | None = Field(
+    country: Line = Field(max_length=64, description="ISO 3166-1 alpha-2 code, e.g. NL.")
+    abuse_email: Line | None = Field(None, max_length=320)
+    webhook_url: Line | None = Field(None, max_length=2000)
+    webhook_secret: Line | None = Field(
         None, max_length=200, description="Signs webhook bodies; write-only."
     )
-    language: str = Field("en", max_length=16, description="Language of notices, e.g. en.")
-    notes: str = Field("", max_length=10_000)
+    language: Line = Field("en", max_length=16, description="Language of notices, e.g. en.")
+    notes: Text = Field("", max_length=10_000)
     asns: _Asns = Field(default_factory=list, max_length=MAX_IDENTIFIERS)
-    networks: list[str] = Field(
+    networks: list[Line] = Field(
         default_factory=list,
         max_length=MAX_IDENTIFIERS,
         description="CIDR ranges; no two in the directory may overlap.",
     )
-    domains: list[str] = Field(
+    domains: list[Line] = Field(
         default_factory=list,
         max_length=MAX_IDENTIFIERS,
         description="Domains operated (subdomains match too), e.g. a CDN's CNAME zone.",
     )
-    tlds: list[str] = Field(
+    tlds: list[Line] = Field(
         default_factory=list, max_length=MAX_IDENTIFIERS, description="Registries only."
     )
-    countries: list[str] = Field(
+    countries: list[Line] = Field(
         default_factory=list,
         max_length=300,
         description="Countries served (partner hotlines, police).",
@@ -60,19 +61,19 @@ class OrgIn(_In):
 class OrgPatch(_In):
     """Fields to change; an identifier list replaces the whole set, null clears a contact."""
 
-    name: str | None = Field(None, max_length=200)
+    name: Line | None = Field(None, max_length=200)
     kind: OrgKind | None = None
-    country: str | None = Field(None, max_length=64)
-    abuse_email: str | None = Field(None, max_length=320)
-    webhook_url: str | None = Field(None, max_length=2000)
-    webhook_secret: str | None = Field(None, max_length=200)
-    language: str | None = Field(None, max_length=16)
-    notes: str | None = Field(None, max_length=10_000)
+    country: Line | None = Field(None, max_length=64)
+    abuse_email: Line | None = Field(None, max_length=320)
+    webhook_url: Line | None = Field(None, max_length=2000)
+    webhook_secret: Line | None = Field(None, max_length=200)
+    language: Line | None = Field(None, max_length=16)
+    notes: Text | None = Field(None, max_length=10_000)
     asns: _Asns | None = Field(None, max_length=MAX_IDENTIFIERS)
-    networks: list[str] | None = Field(None, max_length=MAX_IDENTIFIERS)
-    domains: list[str] | None = Field(None, max_length=MAX_IDENTIFIERS)
-    tlds: list[str] | None = Field(None, max_length=MAX_IDENTIFIERS)
-    countries: list[str] | None = Field(None, max_length=300)
+    networks: list[Line] | None = Field(None, max_length=MAX_IDENTIFIERS)
+    domains: list[Line] | None = Field(None, max_length=MAX_IDENTIFIERS)
+    tlds: list[Line] | None = Field(None, max_length=MAX_IDENTIFIERS)
+    countries: list[Line] | None = Field(None, max_length=300)
 
 
 class OrgOut(BaseModel):

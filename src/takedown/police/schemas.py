@@ -11,13 +11,14 @@ from takedown.cases.models import CaseState, Priority
 from takedown.police.models import Hold
 from takedown.routing.models import PoliceTimeout
 from takedown.routing.schemas import RouteStepOut
+from takedown.textfields import Text
 
 
 class ClearIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Kept in the audit log, not on the case's timeline (reporters can read that).
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 class HoldIn(BaseModel):
@@ -25,7 +26,7 @@ class HoldIn(BaseModel):
 
     # With a timezone (2026-12-01T09:00:00+01:00): a hold's end must not depend on guessing.
     until: AwareDatetime
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: Text = Field(min_length=1, max_length=5000)
     # Ask the host, when the notice goes out, to preserve evidence for police.
     preserve_evidence: bool = False
 
@@ -33,7 +34,7 @@ class HoldIn(BaseModel):
 class ReleaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 class HoldOut(BaseModel):

@@ -23,6 +23,7 @@ from takedown.routing.rules import (
     EffectiveRule,
     builtin_rule,
 )
+from takedown.textfields import Text
 from takedown.tracing.schemas import OrgRef
 
 # What was decided for one hosting group; "unknown" when its country is not known.
@@ -167,7 +168,7 @@ class RuleIn(BaseModel):
     partner_org_id: uuid.UUID | None = None
     list_url: bool | None = None
     forward_to_partner: bool | None = None
-    notes: str | None = Field(default=None, max_length=MAX_NOTES_CHARS)
+    notes: Text | None = Field(default=None, max_length=MAX_NOTES_CHARS)
 
     @model_validator(mode="after")
     def _no_null(self) -> RuleIn:

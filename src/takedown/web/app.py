@@ -30,6 +30,7 @@ from takedown.tracing.api import router as tracing_router
 from takedown.web import problems, unavailable
 from takedown.web.admission import AdmissionMiddleware, Gate
 from takedown.web.deps import AppState
+from takedown.web.guard import ControlCharacterGuard
 from takedown.web.health import router as health_router
 from takedown.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from takedown.web.ratelimit import RateLimiter
@@ -87,6 +88,8 @@ def create_app(
 
     # Each middleware added wraps the ones before it. Admission is inside the security
     # headers, so a shed request's 503 carries them too.
+    # Innermost: no route sees a control character in a path, query string or form.
+    app.add_middleware(ControlCharacterGuard)
     app.add_middleware(
         AdmissionMiddleware,
         gate=Gate(settings.max_concurrent_requests),

@@ -1,4 +1,5 @@
-"""Errors rendered as RFC 9457 ``application/problem+json``, by one set of handlers."""
+"""Errors rendered as RFC 9457 ``application/problem+json``, by one set of handlers, and
+documented as such in the OpenAPI document (``web/openapi.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from takedown.errors import RateLimited, TakedownError, Unauthorized
+from takedown.web import openapi
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -64,3 +66,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    openapi.install(app)
