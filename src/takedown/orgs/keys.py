@@ -96,7 +96,7 @@ def authenticate_key(session: Session, key: str, *, now: datetime) -> Principal:
     if org is None:  # pragma: no cover - the foreign key cascades
         raise Unauthorized("invalid API key")
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
-        row.last_used_at = now
+        _touch(session, row, now)
     return Principal(
         kind="api_key",
         id=str(row.id),
@@ -106,3 +106,20 @@ def authenticate_key(session: Session, key: str, *, now: datetime) -> Principal:
         org_kind=org.kind.value,
         api_key_id=row.id,
     )
+
+
+def _touch(session: Session, row: ApiKey, now: datetime) -> None:
+    """Note when the key was last used, unless another request is noting it right now.
+
+    Every request with a key reads the same row; writing it would make concurrent requests
+    queue on its row lock until each commits, so a slow request (a bulk import) would hold
+    up every other request with that key. On PostgreSQL the write is skipped when the row is
+    locked: the other request is recording the same fact. SQLite has one writer anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        free = session.scalar(
+            select(ApiKey.id).where(ApiKey.id == row.id).with_for_update(skip_locked=True)
+        )
+        if free is None:
+            return
+    row.last_used_at = now
