@@ -157,6 +157,10 @@ def test_a_missing_table_at_run_time_says_to_upgrade() -> None:
     message = database_problem(error, "sqlite:///x")
     assert message is not None
     assert message.endswith("run `takedown db upgrade`")
+    readonly = OperationalError(
+        "INSERT INTO banks", {}, Exception("attempt to write a readonly database")
+    )
+    assert "read-only for this user" in (database_problem(readonly, "sqlite:///x") or "")
     # A failing statement that is not about the schema is a bug: it keeps its traceback.
     other = OperationalError("SELECT 1", {}, Exception("disk I/O error"))
     assert database_problem(other, "sqlite:///x") is None

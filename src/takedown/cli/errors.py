@@ -54,6 +54,8 @@ def database_problem(exc: DBAPIError, url: str) -> str | None:
         return f"the database schema is behind the code ({detail}): {UPGRADE_HINT}"
     if "database is locked" in lowered:
         return "the SQLite database is locked by another process; try again in a moment"
+    if "readonly database" in lowered:
+        return f"the database {url} is read-only for this user: check its file's permissions"
     # SQLAlchemy gives no statement when the connection itself failed: down, refused, bad
     # password, a directory that does not exist or cannot be written.
     if exc.statement is None:
