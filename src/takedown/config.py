@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     # Operators should name their hotline and a contact address here.
     fetch_user_agent: str = "Takedown/0.1 (notice-and-takedown fetcher)"
     capture_max_media_per_page: int = Field(default=50, ge=1)
+    # The work one report can cause: pixels decoded over all of a capture's media (a 7000x7000
+    # PNG is 49 million), and seconds after which a capture starts nothing new.
+    capture_max_pixels: int = Field(default=100_000_000, ge=1)
+    capture_max_seconds: float = Field(default=120.0, gt=0)
 
     # Where this hotline is: content hosted here is "at home" for routing.
     home_country: str = Field(default="NL", pattern=r"^[A-Z]{2}$")

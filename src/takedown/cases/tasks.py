@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from takedown.auth.principal import SYSTEM
 from takedown.cases import capture, service
-from takedown.cases.models import CaseState
+from takedown.cases.models import Case, CaseState
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.matching.lookup import index_of
 from takedown.monitoring.build import build_fetcher
 
+# A backstop for the worker's lease; capture itself stops starting new work once its own
+# budget (``capture_max_seconds``) is spent, so this is reached only by a stuck fetch.
+CAPTURE_TIMEOUT = timedelta(minutes=15)
 
-@job_handler("cases.capture")
+
+def capture_died(ctx: JobContext, payload: dict[str, Any], error: str) -> None:
+    """A capture that gave up sends its case to the analysts, with the reason on its timeline.
+
+    Without this the case stayed ``new`` for ever, waiting for a capture that would never run.
+    """
+    case = ctx.session.get(Case, uuid.UUID(payload["case_id"]))
+    if case is None or case.state != CaseState.NEW:
+        return
+    service.transition(
+        ctx.session,
+        case,
+        CaseState.AWAITING_ASSESSMENT,
+        SYSTEM,
+        now=ctx.clock.now(),
+        note=f"capture failed: {error}",
+        data={"capture_failed": True, "job_id": str(ctx.job_id), "attempts": ctx.attempt},
+    )
+
+
+@job_handler("cases.capture", timeout=CAPTURE_TIMEOUT, on_dead=capture_died)
 def capture_case(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Fetch a new case's URL, hash its media, and assess what is known.
 

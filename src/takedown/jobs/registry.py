@@ -9,17 +9,23 @@ A domain's ``tasks.py`` registers its handlers when imported::
 
 Workers import the handler modules with ``load_handlers(settings)``; processes that only
 enqueue jobs need not import any.
+
+A handler may declare ``on_dead``: what to do when its job gives up (attempts used up, or
+its last attempt lost the lease). The worker calls it in the same transaction that marks the
+job dead, so a job can never die without its reaction (a case waiting on a capture goes to the
+analysts with the reason) and the reaction never happens for a job that did not die.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -65,6 +71,18 @@ class JobContext:
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
+# Called with the dead job's context, its payload and its last error.
+DeadHandler = Callable[[JobContext, dict[str, Any], str], None]
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerState(Protocol):
+    """What ``job_died`` needs of the worker calling it."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ class JobHandler:
     ``max_attempts`` overrides the ``job_max_attempts`` setting for jobs that did not set
     their own; ``every`` makes the scheduler enqueue the job once per period; ``timeout``
     bounds one attempt: the lease is not extended past it, so another worker may take the job
-    over and the late attempt's work is rolled back.
+    over and the late attempt's work is rolled back. ``on_dead`` runs when the job gives up.
     """
 
     name: str
@@ -82,6 +100,7 @@ class JobHandler:
     max_attempts: int | None = None
     every: timedelta | None = None
     timeout: timedelta | None = None
+    on_dead: DeadHandler | None = None
 
 
 def check_job_name(name: str) -> str:
@@ -124,11 +143,12 @@ class HandlerRegistry:
         max_attempts: int | None = None,
         every: timedelta | None = None,
         timeout: timedelta | None = None,
+        on_dead: DeadHandler | None = None,
     ) -> Callable[[Handler], Handler]:
         """A decorator registering a function as the handler of ``name``."""
 
         def register(func: Handler) -> Handler:
-            self.register(JobHandler(name, func, max_attempts, every, timeout))
+            self.register(JobHandler(name, func, max_attempts, every, timeout, on_dead))
             return func
 
         return register
@@ -138,6 +158,34 @@ class HandlerRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._handlers)
+
+    def job_died(
+        self,
+        session: Session,
+        worker: WorkerState,
+        job_id: uuid.UUID,
+        name: str,
+        payload: dict[str, Any],
+        attempt: int,
+        error: str,
+    ) -> None:
+        """Run the ``on_dead`` reaction of a job the caller is marking dead in ``session``.
+
+        The reaction runs in a savepoint: if it fails, its own writes are undone and logged,
+        but the job is still recorded dead (and shows in the console), rather than the failure
+        rolling back the death and the job being claimed, and failing, for ever.
+        """
+        handler = self._handlers.get(name)
+        if handler is None or handler.on_dead is None:
+            return
+        context = JobContext(
+            session, worker.settings, worker.clock, job_id, attempt, name, worker.database
+        )
+        try:
+            with session.begin_nested():
+                handler.on_dead(context, dict(payload), error)
+        except Exception:
+            logger.exception("job %s %s: its on_dead reaction failed", name, job_id)
 
     def periodic(self) -> list[JobHandler]:
         """Handlers the scheduler enqueues by itself, in name order."""
@@ -158,9 +206,12 @@ def job_handler(
     max_attempts: int | None = None,
     every: timedelta | None = None,
     timeout: timedelta | None = None,
+    on_dead: DeadHandler | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of jobs called ``name``."""
-    return REGISTRY.handler(name, max_attempts=max_attempts, every=every, timeout=timeout)
+    return REGISTRY.handler(
+        name, max_attempts=max_attempts, every=every, timeout=timeout, on_dead=on_dead
+    )
 
 
 def load_handlers(settings: Settings) -> HandlerRegistry:

@@ -15,6 +15,7 @@ from takedown.matching.errors import ImageError
 from takedown.matching.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
+    PixelBudget,
     check_size,
     decode_image,
 )
@@ -87,6 +88,8 @@ def hash_bytes(
     quality_floor: int = DEFAULT_QUALITY_FLOOR,
     require_image: bool = True,
     signal_types: Iterable[type[SignalType]] | None = None,
+    reduce_to: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> HashResult:
     """Compute every signal of ``data``.
 
@@ -95,6 +98,9 @@ def hash_bytes(
     ``max_pixels`` raise too (``UnsupportedImageFormat``, ``InvalidImage``,
     ``TooManyPixels``); without it they get only the byte hashes and ``image_error`` says
     why, which suits capture of arbitrary media (a video still gets its md5).
+
+    ``reduce_to`` and ``budget`` are passed to :func:`decode_image` (a cheaper decode for the
+    perceptual hashes, a cap on the pixels decoded); the byte hashes are always of ``data``.
     """
     check_size(data, max_bytes)
     types = list(SIGNAL_TYPES.values() if signal_types is None else signal_types)
@@ -106,7 +112,9 @@ def hash_bytes(
     if not image_types:
         return HashResult(len(data), signals, None, quality_floor)
     try:
-        image = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+        image = decode_image(
+            data, max_bytes=max_bytes, max_pixels=max_pixels, reduce_to=reduce_to, budget=budget
+        )
     except ImageError as exc:
         if require_image:
             raise

@@ -12,6 +12,14 @@ scan), so decoding is bounded before any pixel is allocated:
 3. only the formats a browser shows are tried (no EPS, which would start Ghostscript, and none
    of the exotic scientific formats).
 
+Callers that only need a perceptual hash may ask for a *reduced* decode (``reduce_to``): PDQ
+resamples to 64x64 internally, so a 7000x7000 image hashed at full size mostly costs pdqhash's
+float64 pass over 49 million pixels (seconds) for nothing. A JPEG is then decoded at 1/2, 1/4
+or 1/8 scale by the decoder itself (``Image.draft``); other formats are decoded and box-reduced
+(``Image.reduce``) to at least ``reduce_to`` pixels a side before hashing. A ``PixelBudget``
+bounds the pixels one caller (one capture) may decode in total: an image beyond it is not
+decoded at all (``OverBudget``).
+
 Then the EXIF orientation is applied and every mode is converted to 8-bit RGB, because
 pdqhash reads the first three channels of whatever array it is given as R, G and B: CMYK
 comes out inverted, palette images hash their palette indices and 1-bit images get quality 0
@@ -28,6 +36,7 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from takedown.errors import PayloadTooLarge
 from takedown.matching.errors import (
     ImageError,
     ImageTooLarge,
@@ -49,7 +58,48 @@ Image.init()
 # for raises KeyError, so keep only the ones registered.
 FORMATS: Final[tuple[str, ...]] = tuple(f for f in _WANTED_FORMATS if f in Image.OPEN)
 
+# The side a reduced decode keeps at least: PDQ of such a decode was at most 4 bits from the
+# full decode's over the repository's sample photos (tests/matching/test_reduced_decode.py).
+PDQ_REDUCE_TO: Final = 512
+
 _WIDE_GREY_MODES: Final = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+class OverBudget(ImageError, PayloadTooLarge):
+    """Decoding this image would pass the caller's pixel budget; it was not decoded."""
+
+    title = "Pixel budget spent"
+
+
+@dataclass
+class PixelBudget:
+    """How many pixels one unit of work (a capture) may decode, and how many it has.
+
+    ``decoded`` counts the pixels actually decoded (after a JPEG's draft scaling), ``skipped``
+    the images refused because they would not fit in what was left.
+    """
+
+    limit: int
+    decoded: int = 0
+    skipped: int = 0
+    images: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.decoded, 0)
+
+    def spend(self, pixels: int) -> None:
+        """Take ``pixels`` from the budget, or raise ``OverBudget`` (and count the skip)."""
+        if pixels > self.remaining:
+            self.skipped += 1
+            raise OverBudget(
+                f"not hashed: budget (decoding {pixels} pixels would pass the "
+                f"{self.limit} pixels one capture may decode; {self.remaining} left)",
+                pixels=pixels,
+                remaining=self.remaining,
+            )
+        self.decoded += pixels
+        self.images += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +111,16 @@ class DecodedImage:
     # in before conversion ("P", "CMYK", "I;16", ...).
     format: str
     mode: str
+    # The full upright size, which a reduced decode's ``image`` is smaller than.
+    size: tuple[int, int] | None = None
 
     @property
     def width(self) -> int:
-        return self.image.width
+        return self.size[0] if self.size else self.image.width
 
     @property
     def height(self) -> int:
-        return self.image.height
+        return self.size[1] if self.size else self.image.height
 
     def pixels(self) -> np.ndarray:
         """The pixels as a C-contiguous ``(height, width, 3)`` uint8 array."""
@@ -92,14 +144,18 @@ def decode_image(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduce_to: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> DecodedImage:
     """Decode ``data`` into an upright RGB image, or raise an ``ImageError`` subclass.
 
-    Animated and multi-page images are represented by their first frame.
+    Animated and multi-page images are represented by their first frame. With ``reduce_to``
+    the pixels may be a reduced copy at least that many pixels a side (``size`` keeps the full
+    size); with a ``budget`` the decoded pixels are taken from it first (``OverBudget``).
     """
     check_size(data, max_bytes)
     try:
-        return _decode(data, max_pixels)
+        return _decode(data, max_pixels, reduce_to, budget)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -113,7 +169,9 @@ def decode_image(
         raise InvalidImage(f"The image cannot be decoded: {exc}") from exc
 
 
-def _decode(data: bytes, max_pixels: int) -> DecodedImage:
+def _decode(
+    data: bytes, max_pixels: int, reduce_to: int | None, budget: PixelBudget | None
+) -> DecodedImage:
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
@@ -133,9 +191,22 @@ def _decode(data: bytes, max_pixels: int) -> DecodedImage:
         )
     fmt = image.format or "unknown"
     mode = image.mode
+    if reduce_to is not None and fmt == "JPEG":
+        # The decoder skips the detail: 1/2, 1/4 or 1/8 scale, never below reduce_to a side.
+        image.draft(image.mode, (reduce_to, reduce_to))
+    if budget is not None:
+        budget.spend(image.width * image.height)
     image.load()
+    loaded = image.size
     ImageOps.exif_transpose(image, in_place=True)
-    return DecodedImage(image=to_rgb(image), format=fmt, mode=mode)
+    # A quarter turn swaps the sides (read after load: a PNG's EXIF may follow its pixels).
+    upright = (height, width) if image.size != loaded else (width, height)
+    rgb = to_rgb(image)
+    if reduce_to is not None:
+        factor = min(rgb.width // reduce_to, rgb.height // reduce_to)
+        if factor >= 2:
+            rgb = rgb.reduce(factor)
+    return DecodedImage(image=rgb, format=fmt, mode=mode, size=upright)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
