@@ -20,8 +20,13 @@ PORT := 8000
 run: $(STAMP)
 	$(BIN)/takedown run --demo --host '$(HOST)' --port '$(PORT)'
 
+# The suite runs on every CPU (pytest-xdist), each worker on its own database: a SQLite file
+# or a PostgreSQL schema per worker (the session-scoped database_url in tests/conftest.py). A
+# test file stays whole on one worker (--dist loadfile), so its tests run in their written
+# order as they do serially. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
