@@ -127,3 +127,11 @@ def test_unreadable_files_are_named(
 def test_usage_errors_exit_2(run: Run, known: None, tmp_path: Path) -> None:
     assert run("scan", str(tmp_path), "--bank", "missing").exit_code == 2
     assert run("scan", str(tmp_path / "nowhere")).exit_code == 2
+
+
+def test_an_unreachable_database_is_exit_2(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://takedown@127.0.0.1:9/takedown?connect_timeout=5"
+    env = {"TAKEDOWN_DATABASE_URL": url, "TAKEDOWN_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)], env=env)
+    assert result.exit_code == 2
+    assert "cannot connect to the database" in result.stderr

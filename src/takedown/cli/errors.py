@@ -31,7 +31,7 @@ class TakedownGroup(click.Group):
         except TakedownError as exc:
             raise click.ClickException(exc.message) from exc
         except DBAPIError as exc:
-            message = database_problem(exc, _safe_url(ctx))
+            message = database_problem(exc, safe_database_url(ctx))
             if message is None:
                 raise
             raise click.ClickException(message) from exc
@@ -68,7 +68,7 @@ def file_problem(exc: OSError) -> str:
     return f"{exc.filename}: {reason}"
 
 
-def _safe_url(ctx: click.Context) -> str:
+def safe_database_url(ctx: click.Context) -> str:
     """The database URL of the command's settings without its password, for messages."""
     found = ctx.meta.get("takedown.settings")
     if found is None:

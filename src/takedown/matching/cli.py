@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 # tqdm ships no type information (and types-tqdm is not a dependency).
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from takedown.auth.principal import cli_principal
 from takedown.cli.context import CLOCK, database, friendly_errors, settings
+from takedown.cli.errors import database_problem, safe_database_url
 from takedown.db.session import Database
 from takedown.errors import TakedownError
 from takedown.matching import bankio, banks, lookup
@@ -316,6 +318,12 @@ def scan(path: Path, bank_names: tuple[str, ...], as_json: bool, progress: bool 
     except (TakedownError, click.ClickException) as exc:
         message = exc.message if isinstance(exc, TakedownError) else exc.format_message()
         raise click.UsageError(message) from exc
+    except DBAPIError as exc:
+        # Exit status 2 (could not run) for a database problem too, as documented.
+        problem = database_problem(exc, safe_database_url(click.get_current_context()))
+        if problem is None:
+            raise
+        raise click.UsageError(problem) from exc
     files = list(walk(path))
     show = sys.stderr.isatty() if progress is None else progress
     counts = Counts()
