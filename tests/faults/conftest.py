@@ -7,6 +7,7 @@ needs PostgreSQL's server binaries (initdb, pg_ctl), which CI installs.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,20 +24,15 @@ from tests.faults.harness import Cluster, Stack, TcpProxy, env_for, postgres_bin
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster() -> Iterator[Cluster]:
     binaries = postgres_binaries()
     if binaries is None:
         if os.environ.get("TAKEDOWN_REQUIRE_TOOLS") == "1":
             pytest.fail("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
         pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
-    root = tmp_path_factory.mktemp("pg")
-    # runuser drops to the postgres user, who must be able to reach the folder (only
-    # the folders pytest made for this run are opened up).
-    base = tmp_path_factory.getbasetemp()
-    for parent in (root, *root.parents):
-        parent.chmod(parent.stat().st_mode | 0o711)
-        if parent == base.parent:
-            break
+    # Not under pytest's temporary folder: pytest makes that private to root again at the
+    # start of every session, and the server runs as the postgres user.
+    root = Path(tempfile.mkdtemp(prefix="takedown-faults-pg-"))
     server = Cluster(root, binaries)
     server.init()
     yield server

@@ -62,9 +62,16 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*self._as, *args], capture_output=True, text=True, timeout=120, check=check
+        done = subprocess.run(
+            [*self._as, *args], capture_output=True, text=True, timeout=120, check=False
         )
+        if check and done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise AssertionError(
+                f"{' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}\n{tail}"
+            )
+        return done
 
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
