@@ -135,3 +135,35 @@ def test_an_unreachable_database_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["scan", str(tmp_path)], env=env)
     assert result.exit_code == 2
     assert "cannot connect to the database" in result.stderr
+
+
+def test_the_summary_counts_skipped_files(
+    database_url: str, committed: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "empty-1").write_bytes(b"")
+    (root / "empty-2").write_bytes(b"")
+    (root / "large.bin").write_bytes(b"x" * 2048)
+    (root / "small.txt").write_bytes(b"a note\n")
+    locked = root / "locked.bin"
+    locked.write_bytes(b"secret")
+    read_bytes = Path.read_bytes
+
+    def refuse(path: Path) -> bytes:
+        if path == locked:  # chmod does not stop root: refuse the read instead
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    env = {
+        "TAKEDOWN_DATABASE_URL": database_url,
+        "TAKEDOWN_DATA_DIR": str(tmp_path),
+        "TAKEDOWN_MAX_IMAGE_BYTES": "1024",
+    }
+    result = CliRunner().invoke(main, ["scan", str(root)], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.endswith(
+        "scanned 5 files: 0 matched, 2 errors, 1 other file (not images: exact hashes only);"
+        " skipped 4 (2 empty, 1 too large, 1 unreadable)\n"
+    )
