@@ -197,6 +197,21 @@ def test_a_wrong_code_signs_nobody_in(
     assert _sessions(database) == 0
 
 
+def test_the_last_sign_in_is_recorded_only_after_the_code(
+    client: TestClient, database: Database, settings: Settings
+) -> None:
+    # The password alone is not a sign-in: a stolen password whose owner's code is missing
+    # must not show up as the owner's last sign-in.
+    user(database, "ana")
+    secret = enrol_totp(database, "ana", settings)
+    _password_step(client, "ana")
+    assert _user(database, "ana").last_login_at is None
+    assert _code_step(client, pyotp.TOTP(secret).at(NOW - timedelta(minutes=5))).status_code == 401
+    assert _user(database, "ana").last_login_at is None
+    assert _code_step(client, pyotp.TOTP(secret).at(NOW)).status_code == 303
+    assert _user(database, "ana").last_login_at == NOW
+
+
 def test_a_code_is_accepted_once(
     client: TestClient, app: FastAPI, database: Database, settings: Settings
 ) -> None:
@@ -277,7 +292,7 @@ def test_the_code_form_needs_its_token(
     user(database, "ana")
     secret = enrol_totp(database, "ana", settings)
     _password_step(client, "ana")
-    client.cookies.delete(FORM_COOKIE, path="/console/login")
+    client.cookies.delete(FORM_COOKIE, path="/")
     response = client.post(
         "/console/login/totp",
         data={"code": pyotp.TOTP(secret).at(NOW), "csrf_token": "made-up"},
@@ -302,7 +317,7 @@ def test_the_half_done_sign_in_expires(
 
 def test_a_forged_pending_cookie_is_refused(client: TestClient, database: Database) -> None:
     staff = user(database, "ana")
-    client.cookies.set(PENDING_COOKIE, f"{staff.id}:9999999999.forged", path="/console/login")
+    client.cookies.set(PENDING_COOKIE, f"{staff.id}:9999999999.forged", path="/")
     response = client.get("/console/login/totp", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/console/login"
@@ -407,8 +422,10 @@ def test_the_api_needs_the_code_once_enrolled(
     assert "totp" in missing.json()["detail"]
     wrong = client.post("/api/v1/auth/login", json=body | {"totp": "000000"})
     assert wrong.status_code == 401
+    assert _user(database, "ana").last_login_at is None  # the password alone is no sign-in
     good = client.post("/api/v1/auth/login", json=body | {"totp": pyotp.TOTP(secret).at(NOW)})
     assert good.status_code == 200, good.text
+    assert _user(database, "ana").last_login_at == NOW
     again = client.post("/api/v1/auth/login", json=body | {"totp": pyotp.TOTP(secret).at(NOW)})
     assert again.status_code == 401  # the same code, the same step: used up
 

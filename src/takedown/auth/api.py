@@ -13,7 +13,9 @@ from takedown.auth.models import Role
 from takedown.console import totp
 from takedown.errors import Unauthorized
 from takedown.textfields import Line
+from takedown.web.cookies import delete_cookie, read_cookie, set_cookie
 from takedown.web.deps import SESSION_COOKIE, Caller, State, Tx, client_address, json_body
+from takedown.web.origin import check_same_origin
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -53,6 +55,9 @@ def login(
     The TOTP second factor is enrolled in the console (it shows the QR code). Until then the
     API refuses the user, unless the hotline has turned `totp_required` off.
     """
+    # A sign-in that another site's page started would sign the browser in to an account of
+    # the attacker's choosing (login CSRF).
+    check_same_origin(request, state.settings)
     # Guessing passwords is limited like public reports, per client address.
     state.public_limiter.hit(f"login:{client_address(request)}")
     now = state.clock.now()
@@ -63,15 +68,7 @@ def login(
     session.refresh(user, with_for_update=True)
     totp.check_second_factor(user, body.totp, state.settings, now=now)
     token, row = service.start_session(session, user, state.settings, now=now)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(state.settings.session_ttl.total_seconds()),
-        httponly=True,
-        secure=state.settings.cookie_secure,
-        samesite="strict",
-        path="/",
-    )
+    set_cookie(response, state.settings, SESSION_COOKIE, token, state.settings.session_ttl)
     return SessionOut(
         user_id=user.id,
         username=user.username,
@@ -82,13 +79,13 @@ def login(
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, response: Response, session: Tx, caller: Caller) -> None:
+def logout(request: Request, response: Response, session: Tx, state: State, caller: Caller) -> None:
     """End the current session."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if caller.kind != "user" or not token:
         raise Unauthorized("not signed in")
     service.end_session(session, token)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_cookie(response, state.settings, SESSION_COOKIE)
 
 
 @router.get("/me", response_model=MeOut)

@@ -67,7 +67,7 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
         raise Unauthorized("wrong username or password")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = now
+    # Not last_login_at: the password is only the first factor (see start_session).
     return user
 
 
@@ -78,7 +78,10 @@ def _token_hash(token: str) -> str:
 def start_session(
     session: Session, user: User, settings: Settings, *, now: datetime
 ) -> tuple[str, UserSession]:
-    """A new session; the token is returned once and only its hash is kept."""
+    """A new session; the token is returned once and only its hash is kept.
+
+    Called once every factor has passed, so this is the sign-in ``last_login_at`` records.
+    """
     token = secrets.token_urlsafe(32)
     row = UserSession(
         token_hash=_token_hash(token),
@@ -88,6 +91,7 @@ def start_session(
         expires_at=now + settings.session_ttl,
     )
     session.add(row)
+    user.last_login_at = now
     audit.record(session, principal_for(user), "user.login", "user", user.id, at=now)
     return token, row
 

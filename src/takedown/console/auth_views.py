@@ -2,7 +2,8 @@
 
 Between the two steps nobody is signed in: the password step leaves only a short-lived,
 signed "pending" cookie naming the user. The session cookie itself is the API's
-(``takedown_session``), so the console and the API share sessions.
+(``takedown_session``), so the console and the API share sessions. Cookies are set by
+web/cookies.py (``__Host-`` names in production, so ``Path=/`` for all).
 
 CSRF before there is a session: the two sign-in forms cannot carry a session's token, so they
 use a signed double-submit token. GET sets it in a ``SameSite=Strict`` cookie and in the form;
@@ -33,8 +34,9 @@ from takedown.auth.models import User
 from takedown.auth.principal import Permission
 from takedown.config import Settings
 from takedown.console import totp
-from takedown.console.deps import CONSOLE, Viewer, page, redirect, view
+from takedown.console.deps import CONSOLE, Viewer, check_origin, page, redirect, view
 from takedown.errors import RateLimited, Unauthorized
+from takedown.web.cookies import delete_cookie, read_cookie, set_cookie
 from takedown.web.deps import SESSION_COOKIE, AppState, State, Tx, client_address
 
 router = APIRouter(include_in_schema=False)
@@ -91,26 +93,12 @@ def _unsign(settings: Settings, purpose: str, value: str | None, now: datetime) 
     return payload
 
 
-def _set_cookie(
-    response: Response, settings: Settings, name: str, value: str, ttl: timedelta, path: str
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=int(ttl.total_seconds()),
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="strict",
-        path=path,
-    )
-
-
 def _form_token(state: AppState) -> str:
     return _sign(state.settings, "form", secrets.token_urlsafe(18), state.clock.now() + FORM_TTL)
 
 
 def _form_ok(request: Request, state: AppState, given: str) -> bool:
-    cookie = request.cookies.get(FORM_COOKIE)
+    cookie = read_cookie(request, state.settings, FORM_COOKIE)
     if not cookie or not given or not hmac.compare_digest(cookie.encode(), given.encode()):
         return False
     return _unsign(state.settings, "form", cookie, state.clock.now()) is not None
@@ -160,7 +148,7 @@ def _login_page(
         {"form_token": token, "next": next_path, "error": error, "username": username},
         status_code=status,
     )
-    _set_cookie(response, state.settings, FORM_COOKIE, token, FORM_TTL, LOGIN_PATH)
+    set_cookie(response, state.settings, FORM_COOKIE, token, FORM_TTL)
     return response
 
 
@@ -191,15 +179,14 @@ def _totp_page(
             "secret": totp.grouped(secret),
         }
     response = view(request, "console/totp.html", None, context, status_code=status)
-    _set_cookie(response, state.settings, FORM_COOKIE, token, FORM_TTL, LOGIN_PATH)
+    set_cookie(response, state.settings, FORM_COOKIE, token, FORM_TTL)
     return response
 
 
 def _pending_user(request: Request, session: Session, state: AppState) -> User | None:
     """The user who gave the right password in the last few minutes, if still allowed in."""
-    payload = _unsign(
-        state.settings, "pending", request.cookies.get(PENDING_COOKIE), state.clock.now()
-    )
+    cookie = read_cookie(request, state.settings, PENDING_COOKIE)
+    payload = _unsign(state.settings, "pending", cookie, state.clock.now())
     if payload is None:
         return None
     try:
@@ -213,7 +200,7 @@ def _pending_user(request: Request, session: Session, state: AppState) -> User |
 @router.get(LOGIN_PATH, response_model=None)
 def login_form(request: Request, session: Tx, state: State, next: str = CONSOLE) -> Response:
     next_path = safe_next(next)
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if token:
         try:
             auth.resolve_session(session, token, now=state.clock.now())
@@ -235,6 +222,7 @@ def login_submit(
     next: Annotated[str, Form(max_length=2000)] = CONSOLE,
 ) -> Response:
     next_path = safe_next(next)
+    check_origin(request, state.settings)
     try:
         # Password guessing is limited like the API sign-in, per client address.
         state.public_limiter.hit(f"login:{client_address(request)}")
@@ -251,7 +239,7 @@ def login_submit(
         )
     response = redirect(_with_next(TOTP_PATH, next_path))
     pending = _sign(state.settings, "pending", str(user.id), now + PENDING_TTL)
-    _set_cookie(response, state.settings, PENDING_COOKIE, pending, PENDING_TTL, LOGIN_PATH)
+    set_cookie(response, state.settings, PENDING_COOKIE, pending, PENDING_TTL)
     return response
 
 
@@ -275,6 +263,7 @@ def totp_submit(
     next: Annotated[str, Form(max_length=2000)] = CONSOLE,
 ) -> Response:
     next_path = safe_next(next)
+    check_origin(request, state.settings)
     user = _pending_user(request, session, state)
     if user is None:
         return redirect(_with_next(LOGIN_PATH, next_path))
@@ -326,9 +315,9 @@ def totp_submit(
         return _totp_page(request, state, user, next_path, secret=again(), error=error, status=401)
     token, _ = auth.start_session(session, user, state.settings, now=now)
     response = redirect(next_path)
-    _set_cookie(response, state.settings, SESSION_COOKIE, token, state.settings.session_ttl, "/")
+    set_cookie(response, state.settings, SESSION_COOKIE, token, state.settings.session_ttl)
     for name in (PENDING_COOKIE, FORM_COOKIE):
-        response.delete_cookie(name, path=LOGIN_PATH)
+        delete_cookie(response, state.settings, name)
     return response
 
 
@@ -340,12 +329,12 @@ def logout(
     # Every role holds cases:read; the page dependency checks the session and the CSRF token.
     viewer: Annotated[Viewer, Depends(page(Permission.CASES_READ))],
 ) -> RedirectResponse:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if token:
         auth.end_session(session, token)
     audit.record(
         session, viewer.principal, "user.logout", "user", viewer.user.id, at=state.clock.now()
     )
     response = redirect(LOGIN_PATH)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_cookie(response, state.settings, SESSION_COOKIE)
     return response

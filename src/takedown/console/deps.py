@@ -4,7 +4,8 @@ Pages are server-rendered (Jinja2, autoescaped) with a little HTMX. A page depen
 (``page(Permission.X)``) gives the ``Viewer``; a request without a valid session is sent to the
 sign-in page, and a role without the permission gets a 403 page. Every state-changing request
 (POST) must carry the session's CSRF token, as the form field ``csrf_token`` or, for HTMX, the
-``X-CSRF-Token`` header that the layout sets on every HTMX request.
+``X-CSRF-Token`` header that the layout sets on every HTMX request, and must not come from
+another site's page (``Origin``, ``Sec-Fetch-Site``: see web/origin.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from takedown.auth import service as auth
 from takedown.auth.models import User, UserSession
 from takedown.auth.principal import Permission, Principal
+from takedown.config import Settings
 from takedown.errors import Unauthorized
+from takedown.web.cookies import read_cookie
 from takedown.web.deps import CSRF_HEADER, SESSION_COOKIE, State, Tx
+from takedown.web.origin import cross_site_reason
 from takedown.web.templating import render
 
 CONSOLE = "/console"
@@ -63,7 +67,7 @@ class Viewer:
 
 
 def _viewer(request: Request, session: Tx, state: State) -> Viewer:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not token:
         raise LoginRequired(path)
@@ -73,9 +77,17 @@ def _viewer(request: Request, session: Tx, state: State) -> Viewer:
         raise LoginRequired(path) from None
     viewer = Viewer(user, auth.principal_for(user), row)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_origin(request, state.settings)
         given = request.headers.get(CSRF_HEADER) or getattr(request.state, "csrf_form_token", None)
         check_csrf(viewer.csrf_token, given)
     return viewer
+
+
+def check_origin(request: Request, settings: Settings) -> None:
+    """Refuse, with the console's 403 page, a POST that another site's page started."""
+    reason = cross_site_reason(request, settings)
+    if reason is not None:
+        raise PageForbidden(f"The form was refused: {reason}.")
 
 
 def check_csrf(expected: str, given: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from takedown import __version__
 from takedown.auth.api import router as auth_router
@@ -30,6 +31,7 @@ from takedown.tracing.api import router as tracing_router
 from takedown.web import problems, unavailable
 from takedown.web.admission import AdmissionMiddleware, Gate
 from takedown.web.deps import AppState
+from takedown.web.docs import router as docs_router
 from takedown.web.guard import ControlCharacterGuard
 from takedown.web.health import router as health_router
 from takedown.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -45,10 +47,30 @@ cookie from `POST /api/v1/auth/login`. Errors are `application/problem+json` (RF
 """
 
 
+class TakedownApp(FastAPI):
+    """FastAPI with the security headers around everything else.
+
+    Starlette puts its own error middleware (the 500 page) outside every added middleware;
+    wrapping the whole stack here is what gives every response the headers, that one too.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.takedown.settings
+        hsts = settings.hsts_max_age if settings.secure_cookies else 0
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), hsts_max_age=hsts)
+
+
 def create_app(
     settings: Settings, *, database: Database | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    app = FastAPI(title="Takedown", version=__version__, description=DESCRIPTION)
+    # docs_url=None: FastAPI's /docs loads Swagger UI from a CDN; web/docs.py serves our own.
+    app = TakedownApp(
+        title="Takedown",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     window = settings.rate_limit_window_seconds
     app.state.takedown = AppState(
         settings=settings,
@@ -61,6 +83,7 @@ def create_app(
     unavailable.install(app)
     for router in (
         health_router,
+        docs_router,
         auth_router,
         intake_router,
         cases_router,
@@ -86,8 +109,8 @@ def create_app(
     def home() -> RedirectResponse:
         return RedirectResponse("/report", status_code=302)
 
-    # Each middleware added wraps the ones before it. Admission is inside the security
-    # headers, so a shed request's 503 carries them too.
+    # Each middleware added wraps the ones before it; TakedownApp adds the security headers
+    # outside them all, so a shed request's 503 and the body limit's 413 carry them too.
     # Innermost: no route sees a control character in a path, query string or form.
     app.add_middleware(ControlCharacterGuard)
     app.add_middleware(
@@ -95,7 +118,6 @@ def create_app(
         gate=Gate(settings.max_concurrent_requests),
         wait_seconds=settings.admission_wait_seconds,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
-    # Added last, so outermost: the body limit applies before anything reads the body.
+    # Added last, so outside the others: the body limit applies before anything reads it.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

@@ -16,6 +16,8 @@ from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from takedown.orgs import service as orgs
+from takedown.web.cookies import read_cookie
+from takedown.web.origin import check_same_origin
 from takedown.web.ratelimit import RateLimiter
 
 SESSION_COOKIE = "takedown_session"
@@ -73,16 +75,16 @@ def principal(request: Request, session: Tx, state: State) -> Principal:
         who = orgs.authenticate_key(session, credentials.strip(), now=now)
         state.key_limiter.hit(str(who.api_key_id))
         return who
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if token:
         user, row = auth.resolve_session(session, token, now=now)
         # A cookie is sent by the browser on its own; a state change must also prove it
-        # comes from our page by echoing the session's CSRF token.
-        if (
-            request.method not in _SAFE_METHODS
-            and request.headers.get(CSRF_HEADER) != row.csrf_token
-        ):
-            raise Forbidden("missing or wrong CSRF token")
+        # comes from our page by echoing the session's CSRF token (and not come from another
+        # site's page, see web/origin.py).
+        if request.method not in _SAFE_METHODS:
+            check_same_origin(request, state.settings)
+            if request.headers.get(CSRF_HEADER) != row.csrf_token:
+                raise Forbidden("missing or wrong CSRF token")
         return auth.principal_for(user)
     return PUBLIC
 

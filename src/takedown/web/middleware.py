@@ -1,4 +1,8 @@
-"""ASGI middleware: a body size limit and security headers on every response."""
+"""ASGI middleware: a body size limit and security headers on every response.
+
+The security headers are added outermost (see ``web.app.TakedownApp``), so every response
+gets them: the body limit's 413, Starlette's own 500 page and the API docs included.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,6 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     (b"cache-control", b"no-store"),
 ]
-# The interactive API docs load their script from the page itself; keep CSP off those two.
-_DOCS_PATHS = ("/docs", "/redoc")
 
 
 class BodyLimitMiddleware:
@@ -82,24 +84,29 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+def hsts_header(max_age: int) -> tuple[bytes, bytes]:
+    return (b"strict-transport-security", f"max-age={max_age}; includeSubDomains".encode())
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Add ``SECURITY_HEADERS`` (and HSTS when ``hsts_max_age``) to every response that lacks
+    them; a response that sets one of its own (a stricter CSP, a cacheable file) keeps it."""
+
+    def __init__(self, app: ASGIApp, hsts_max_age: int = 0) -> None:
         self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if hsts_max_age > 0:
+            self.headers.append(hsts_header(hsts_max_age))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"].startswith(_DOCS_PATHS)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name for name, _ in message.get("headers", [])}
-                extra = [
-                    (k, v)
-                    for k, v in SECURITY_HEADERS
-                    if k not in present and not (docs and k == b"content-security-policy")
-                ]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
