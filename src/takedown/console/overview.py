@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from takedown.cases.models import Case, CaseState
 from takedown.cases.states import OPEN_FOR_ASSESSMENT
 from takedown.jobs import service as jobs
-from takedown.jobs.models import JobStatus
+from takedown.jobs.models import Job, JobStatus
 
 WEEK = timedelta(days=7)
+DEAD_JOBS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Overview:
     # Background jobs waiting to run (queued, or failed and waiting to retry).
     jobs_waiting: int
     jobs_dead: int
+    # The most recently dead jobs, for supervisors to look at and retry.
+    dead_jobs: Sequence[Job]
     removed_this_week: int
     from_report: Median
     from_notice: Median
@@ -54,7 +57,8 @@ def median(durations: Sequence[timedelta]) -> Median:
     return Median(timedelta(seconds=seconds), len(durations))
 
 
-def overview(session: Session, now: datetime) -> Overview:
+def overview(session: Session, now: datetime, *, with_jobs: bool = False) -> Overview:
+    """The page's figures; ``with_jobs`` adds the dead jobs (for those who may read jobs)."""
     counts = dict.fromkeys(CaseState, 0)
     for state, count in session.execute(select(Case.state, func.count()).group_by(Case.state)):
         counts[CaseState(state)] = count
@@ -80,6 +84,7 @@ def overview(session: Session, now: datetime) -> Overview:
         assessment_queue=sum(counts[s] for s in OPEN_FOR_ASSESSMENT),
         jobs_waiting=job_counts[JobStatus.QUEUED.value] + job_counts[JobStatus.FAILED.value],
         jobs_dead=job_counts[JobStatus.DEAD.value],
+        dead_jobs=jobs.dead_jobs(session, limit=DEAD_JOBS_SHOWN) if with_jobs else [],
         removed_this_week=len(removed),
         from_report=median(from_report),
         from_notice=median(from_notice),

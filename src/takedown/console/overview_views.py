@@ -19,7 +19,7 @@ Reader = Annotated[Viewer, Depends(page(Permission.CASES_READ))]
 @router.get("/console/overview", response_class=HTMLResponse)
 def overview_page(request: Request, viewer: Reader, session: Tx, state: State) -> HTMLResponse:
     now = state.clock.now()
-    figures = overview.overview(session, now)
+    figures = overview.overview(session, now, with_jobs=viewer.can(Permission.JOBS_READ))
     return view(
         request,
         "console/overview.html",

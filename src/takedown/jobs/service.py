@@ -17,7 +17,9 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from takedown.clock import Clock, SystemClock
+from takedown.audit import service as audit
+from takedown.auth.principal import Principal
+from takedown.clock import Clock, FrozenClock, SystemClock
 from takedown.errors import Conflict, NotFound, ValidationFailed
 from takedown.jobs.models import Job, JobStatus
 from takedown.jobs.registry import check_job_name
@@ -223,6 +225,27 @@ def retry_job(session: Session, job_id: uuid.UUID, *, clock: Clock | None = None
             f"job {job_id} is {job.status.value}; only failed or dead jobs can be retried"
         )
     return job
+
+
+def requeue(session: Session, actor: Principal, job_id: uuid.UUID, *, now: datetime) -> Job:
+    """Retry a failed or dead job for a person, audited: what the API and the console call.
+
+    A frozen clock at the request's time, so the job's ``run_at`` and the audit record agree.
+    """
+    job = retry_job(session, job_id, clock=FrozenClock(now))
+    audit.record(session, actor, "job.retry", "job", job.id, at=now, details={"name": job.name})
+    return job
+
+
+def dead_jobs(session: Session, *, limit: int = 20) -> Sequence[Job]:
+    """The jobs that gave up, most recently dead first: what supervisors need to look at."""
+    query = (
+        select(Job)
+        .where(Job.status == JobStatus.DEAD)
+        .order_by(Job.finished_at.desc(), Job.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
 
 
 def queue_counts(session: Session) -> dict[str, int]:

@@ -10,9 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from takedown.audit import service as audit
 from takedown.auth.principal import Principal
-from takedown.clock import FrozenClock
 from takedown.console.admin.common import ADMIN, JobAdmin, JobReader
 from takedown.console.deps import Viewer, redirect, view
 from takedown.errors import Conflict, NotFound
@@ -26,11 +24,8 @@ JOBS_PAGE_SIZE: Final = 100
 
 
 def retry_job(session: Session, actor: Principal, job_id: uuid.UUID, *, now: datetime) -> Job:
-    """``jobs.service.retry_job``, audited (the API's retry is not; the console's is)."""
-    # A frozen clock at the request's time, so the job's run_at and the audit record agree.
-    job = jobs.retry_job(session, job_id, clock=FrozenClock(now))
-    audit.record(session, actor, "job.retry", "job", job.id, at=now, details={"name": job.name})
-    return job
+    """``jobs.service.requeue``: the one audited retry, shared with the API."""
+    return jobs.requeue(session, actor, job_id, now=now)
 
 
 def _jobs_page(
