@@ -66,3 +66,16 @@ def test_thanks_page_shows_only_well_formed_references(client: TestClient) -> No
     assert response.status_code == 200
     assert "<b>R-1</b>" not in response.text
     assert "&lt;b&gt;" not in response.text
+
+
+def test_the_forms_rate_limit_says_when_to_try_again(client: TestClient) -> None:
+    limit = client.app.state.takedown.settings.public_rate_limit  # type: ignore[attr-defined]
+    answers = [
+        client.post("/report", data={"url": f"http://rate.example/{i}"}, follow_redirects=False)
+        for i in range(limit + 1)
+    ]
+    assert [a.status_code for a in answers[:-1]] == [303] * limit
+    refused = answers[-1]
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "text/html" in refused.headers["content-type"]

@@ -82,7 +82,10 @@ def report_submit(
     except InvalidURL as exc:
         return _form(request, state, error=exc.message, values=values, status=400)
     except RateLimited as exc:
-        return _form(request, state, error=exc.message, values=values, status=429)
+        page = _form(request, state, error=exc.message, values=values, status=429)
+        # Like the API's 429: a browser or a client script learns when to try again.
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     # Post/redirect/get: reloading the thank-you page does not send the report again.
     return RedirectResponse(f"/report/thanks?reference={result.reference}", status_code=303)
 
