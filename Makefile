@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test test-faults lint typecheck check bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(STAMP)
 PYTEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Database faults and overload against real processes (tests/faults): a private PostgreSQL
+# server of its own (PostgreSQL's server binaries must be installed), one test at a time.
+test-faults: $(STAMP)
+	$(BIN)/pytest -p no:xdist -m fault tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
