@@ -3,12 +3,14 @@ JSON nested too deeply. Each case here was a 500 on SQLite or PostgreSQL (or bot
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from takedown.auth.models import Role
 from takedown.db.session import Database
@@ -127,3 +129,18 @@ def test_json_nested_too_deeply_is_a_bad_request(staff: TestClient, url: str) ->
     deep = "[" * 100_000 + "]" * 100_000
     response = staff.post(url, content=deep, headers={"content-type": "application/json"})
     problem(response, 400)
+
+
+def test_a_control_character_beside_an_uploaded_file_is_refused(staff: TestClient) -> None:
+    # Multipart bodies are streamed by matching/uploads.py, not read by the guard.
+    assert staff.post("/api/v1/banks", json={"name": "known"}).status_code == 201
+    image = Image.new("RGB", (64, 64), (200, 120, 40))
+    data = io.BytesIO()
+    image.save(data, "PNG")
+    response = staff.post(
+        "/api/v1/banks/known/entries/upload",
+        data={"note": "a\u0000b"},
+        files={"file": ("pattern.png", data.getvalue(), "image/png")},
+    )
+    body = problem(response, 422)
+    assert str(body["detail"]).startswith("form.note: ")

@@ -15,7 +15,8 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from takedown.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from takedown.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from takedown.textfields import forbidden_character, refusal
 
 # Text fields beside the file (a bank name, a format) are short.
 _FIELD_LIMIT = 64 * 1024
@@ -117,5 +118,13 @@ async def read_upload(
         for part in reader.parts
         if part.filename is None
     }
+    # The text parts beside the file are free text (a note, a source): the same rule as
+    # every other text field (takedown.textfields), which the control-character guard
+    # cannot apply to a body it does not read.
+    for name, value in text.items():
+        character = forbidden_character(value, multiline=True)
+        if character is not None:
+            message = refusal(character, multiline=True)
+            raise ValidationFailed(f"form.{name}: {message}")
     found = files[0]
     return Upload(found.name, found.filename or "", bytes(found.data), text)

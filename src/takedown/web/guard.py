@@ -9,8 +9,9 @@ checked here, before any route sees it, so no page, API route or console form ca
   and LF allowed, as a textarea sends them), since the guard cannot tell a name from a note.
   The routes and schemas that take a field apply the single-line rule where it is one.
 
-Multipart bodies are left to the routes: they are streamed (``matching.uploads``) and their
-text parts are short names of formats and banks, which those routes check themselves.
+Multipart bodies are streamed, never read here: ``matching.uploads`` applies the free-text
+rule to their text parts. A few public pages that show the same page whatever their address
+holds are let through (below).
 
 A refusal is a 422 problem document naming the parameter, like any validation error.
 """
@@ -27,9 +28,12 @@ from takedown.textfields import forbidden_character, refusal
 
 MEDIA_TYPE = "application/problem+json"
 _FORM = b"application/x-www-form-urlencoded"
-# Pages that never read their query string: network providers redirect blocked requests to
-# the block page with the blocked address appended, whatever it holds (lists/views.py).
+# Public pages that answer the same page whatever their address holds, by design:
+# network providers send blocked requests to the block page with the blocked address
+# appended (lists/views.py never reads it), and a notice's answer link with any token that
+# is not one gets the same "unknown link" page (notices/views.py checks its shape first).
 _QUERY_UNREAD = frozenset({"/blocked"})
+_PATH_CHECKED = ("/notices/answer/",)
 
 
 def _problem(location: str, message: str, status: int = 422) -> tuple[int, bytes]:
@@ -59,7 +63,7 @@ def _first_refused(pairs: list[tuple[str, str]], where: str, *, multiline: bool)
 def check_url(path: str, query_string: bytes) -> str | None:
     """Why the path or query string is refused (``location: message``), or None."""
     character = forbidden_character(path, multiline=False)
-    if character is not None:
+    if character is not None and not path.startswith(_PATH_CHECKED):
         return f"path: {refusal(character, multiline=False)}"
     if path in _QUERY_UNREAD:
         return None
