@@ -21,6 +21,7 @@ import email.policy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
 
 from takedown.cases.models import Case, CaseEvent, CaseState
 from takedown.config import Settings
@@ -103,18 +105,17 @@ class _HookHandler(BaseHTTPRequestHandler):
     server: KillingHook
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
         hook = self.server
         with hook.lock:
             hook.keys.append(self.headers.get("Idempotency-Key", ""))
-            hook.bodies.append(body)
         answer = b'{"ok": true, "ticket": "T-1"}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        # The status line and headers are out: the worker has its 200 and reads the body,
-        # which does not come before the worker is gone.
+        # The receiver has taken the notice and said so; the answer's body stops short, so
+        # the worker is still reading it (it cannot have recorded anything) when it is killed.
         self.wfile.write(answer[:5])
         self.wfile.flush()
         if hook.victim.pid is not None:
@@ -136,7 +137,6 @@ class KillingHook(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _HookHandler)
         self.victim = victim
         self.keys: list[str] = []
-        self.bodies: list[bytes] = []
         self.lock = threading.Lock()
 
     @property
@@ -147,17 +147,67 @@ class KillingHook(ThreadingHTTPServer):
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-Spawn = Callable[[dict[str, str]], subprocess.Popen[bytes]]
+class Workers:
+    """``takedown worker`` processes on the test's committed database, logging to a folder."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self._env = env
+        self._folder = folder
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self._folder / f"worker-{len(self._processes)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "takedown", "worker"],
+                env=self._env | env,
+                cwd=self._folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._processes.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self._folder.glob("worker-*.log")))
+
+    def wait(self, process: subprocess.Popen[bytes], done: Callable[[], bool], what: str) -> None:
+        """Wait until ``done``; fail with the workers' logs if ``process`` exits first or
+        it takes too long."""
+
+        def check() -> bool:
+            if done():
+                return True
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"the worker exited with {process.returncode} before {what}:\n{self.logs()}"
+                )
+            return False
+
+        try:
+            wait_until(check, WAIT, what)
+        except AssertionError as exc:
+            if "timed out" not in str(exc):
+                raise
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(30)
 
 
 @pytest.fixture
-def spawn(committed: Database, database_url: str, tmp_path: Path) -> Iterator[Spawn]:
-    """Start ``takedown worker`` processes on the committed database; ended at teardown.
+def workers(committed: Database, database_url: str, tmp_path: Path) -> Iterator[Workers]:
+    """Start ``takedown worker`` processes; they are ended at teardown.
 
     Depends on ``committed`` so the processes are gone before its tables are emptied.
     """
-    processes: list[subprocess.Popen[bytes]] = []
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")} | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")} | {
         "TAKEDOWN_DATABASE_URL": database_url,
         "TAKEDOWN_DATA_DIR": str(tmp_path / "data"),
         "TAKEDOWN_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -165,29 +215,11 @@ def spawn(committed: Database, database_url: str, tmp_path: Path) -> Iterator[Sp
         "TAKEDOWN_FETCH_RESOLVER": "static",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-
-    def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
-        with log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "takedown", "worker"],
-                env=base | env,
-                cwd=tmp_path,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+    started = Workers(env, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture
@@ -220,8 +252,7 @@ def hook(victim: Victim) -> Iterator[KillingHook]:
 
 
 def _free_port() -> int:
-    import socket
-
+    # aiosmtpd's Controller connects to its own port to know it is up, so it needs a number.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -247,21 +278,18 @@ def load_case(database: Database, case_id: uuid.UUID) -> Case:
         return session.get_one(Case, case_id)
 
 
-def kill_after_acceptance(
-    spawn: Spawn, victim: Victim, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
+def kill_after_acceptance(workers: Workers, victim: Victim, env: dict[str, str]) -> None:
     """Start a worker and wait until the receiver has killed it with SIGKILL."""
-    process = spawn(env)
+    process = workers.start(env)
     victim.pid = process.pid
-
-    def killed() -> bool:
-        if process.poll() is not None and not victim.killed.is_set():
-            raise AssertionError(f"the worker exited by itself with {process.returncode}")
-        return victim.killed.is_set()
-
-    wait_until(killed, WAIT, "the receiver to accept the notice and kill the worker")
+    workers.wait(process, victim.killed.is_set, "the receiver killing the worker")
     assert process.wait(30) == -signal.SIGKILL
-    return process
+
+
+def retry(workers: Workers, env: dict[str, str], database: Database, notice_id: uuid.UUID) -> None:
+    """Start another worker and wait until it has settled the notice."""
+    process = workers.start(env)
+    workers.wait(process, finished(database, notice_id), "the retry settling the notice")
 
 
 def remove_content(database: Database, settings: Settings, case_id: uuid.UUID) -> None:
@@ -280,7 +308,7 @@ def finished(database: Database, notice_id: uuid.UUID) -> Callable[[], bool]:
     def check() -> bool:
         with database.sessions() as session:
             notice = session.get_one(Notice, notice_id)
-            jobs = session.query(Job).filter(Job.name == notices.SEND_JOB).all()
+            jobs = session.scalars(select(Job).where(Job.name == notices.SEND_JOB)).all()
             return notice.status not in notices.OPEN and all(
                 job.status is JobStatus.SUCCEEDED for job in jobs
             )
@@ -319,19 +347,18 @@ def assert_recorded_as_sent_when_it_started(
 def test_an_email_accepted_before_the_kill_is_recorded_as_sent_when_the_content_is_gone(
     committed: Database,
     settings: Settings,
-    spawn: Spawn,
+    workers: Workers,
     victim: Victim,
     smtp: tuple[KillingSmtp, int],
 ) -> None:
     server, port = smtp
     env = {"TAKEDOWN_SMTP_HOST": "127.0.0.1", "TAKEDOWN_SMTP_PORT": str(port)}
     notice_id, case_id = queue_notice(committed, settings)
-    kill_after_acceptance(spawn, victim, env)
+    kill_after_acceptance(workers, victim, env)
     assert load(committed, notice_id).status is NoticeStatus.SENDING
 
     remove_content(committed, settings, case_id)
-    spawn(env)
-    wait_until(finished(committed, notice_id), WAIT, "the retry to settle the notice")
+    retry(workers, env, committed, notice_id)
 
     assert_recorded_as_sent_when_it_started(committed, notice_id, case_id)
     # One message reached the relay, with the notice's Message-ID; none was sent again.
@@ -342,20 +369,19 @@ def test_an_email_accepted_before_the_kill_is_recorded_as_sent_when_the_content_
 def test_an_email_accepted_before_the_kill_is_sent_again_with_its_message_id_while_content_is_up(
     committed: Database,
     settings: Settings,
-    spawn: Spawn,
+    workers: Workers,
     victim: Victim,
     smtp: tuple[KillingSmtp, int],
 ) -> None:
     server, port = smtp
     env = {"TAKEDOWN_SMTP_HOST": "127.0.0.1", "TAKEDOWN_SMTP_PORT": str(port)}
     notice_id, case_id = queue_notice(committed, settings)
-    first = kill_after_acceptance(spawn, victim, env)
-    assert first.returncode == -signal.SIGKILL
+    kill_after_acceptance(workers, victim, env)
     killed = load(committed, notice_id)
     assert killed.status is NoticeStatus.SENDING
+    assert killed.sending_started_at is not None
 
-    spawn(env)
-    wait_until(finished(committed, notice_id), WAIT, "the retry to send the notice")
+    retry(workers, env, committed, notice_id)
 
     notice = load(committed, notice_id)
     case = load_case(committed, case_id)
@@ -367,14 +393,14 @@ def test_an_email_accepted_before_the_kill_is_sent_again_with_its_message_id_whi
     assert server.message_ids == [notice.message_id, notice.message_id]
     [event] = sent_events(committed, case_id)
     assert event.data["outcome"] == "confirmed"
-    assert event.data["earlier_attempt_at"] == killed.sending_started_at.isoformat()  # type: ignore[union-attr]
+    assert event.data["earlier_attempt_at"] == killed.sending_started_at.isoformat()
 
 
 @pytest.mark.slow
 def test_a_webhook_accepted_before_the_kill_is_recorded_as_sent_when_the_content_is_gone(
     committed: Database,
     settings: Settings,
-    spawn: Spawn,
+    workers: Workers,
     victim: Victim,
     hook: KillingHook,
 ) -> None:
@@ -382,12 +408,11 @@ def test_a_webhook_accepted_before_the_kill_is_recorded_as_sent_when_the_content
     notice_id, case_id = queue_notice(
         committed, settings, webhook_url=f"http://{hook.where}/takedown", webhook_secret=SECRET
     )
-    kill_after_acceptance(spawn, victim, env)
+    kill_after_acceptance(workers, victim, env)
     assert load(committed, notice_id).status is NoticeStatus.SENDING
 
     remove_content(committed, settings, case_id)
-    spawn(env)
-    wait_until(finished(committed, notice_id), WAIT, "the retry to settle the notice")
+    retry(workers, env, committed, notice_id)
 
     assert_recorded_as_sent_when_it_started(committed, notice_id, case_id)
     assert hook.keys == [str(notice_id)]
