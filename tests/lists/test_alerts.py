@@ -272,6 +272,38 @@ def test_the_alert_waits_until_the_host_has_been_notified(
     assert [m.rcpt_tos for m in sink.wait_for(1)] == [[REGISTRY_EMAIL]]
 
 
+def test_the_alert_goes_as_soon_as_the_hosts_notice_goes_not_an_hour_later(
+    database: Database, mail_settings: Settings, sink: SmtpSink
+) -> None:
+    """With two workers the alert could look while the host's notice was being sent, see
+    nothing yet and wait an hour; the notice going out now wakes it."""
+    with database.transaction() as session:
+        registry(session)
+        case = open_case(session)
+        case_id = case.id
+        host = directory_org(session, "Example Hosting", abuse_email=HOST_EMAIL)
+    queue_alert(database, case_id)
+    drain(database, mail_settings)
+    assert alerts_of(database, case_id) == [], "the host has not been notified yet"
+
+    with database.transaction() as session:
+        notices.create_notice(
+            session,
+            session.get_one(Case, case_id),
+            kind=NoticeKind.NOTICE,
+            org=session.get_one(Organization, host.id),
+            org_name=host.name,
+            country="NL",
+            settings=mail_settings,
+            now=NOW,
+        )
+    drain(database, mail_settings)  # the clock has not moved: no hour has passed
+
+    [alert] = alerts_of(database, case_id)
+    assert alert.status is NoticeStatus.SENT
+    assert sorted(m.rcpt_tos[0] for m in sink.wait_for(2)) == sorted([REGISTRY_EMAIL, HOST_EMAIL])
+
+
 def test_the_alert_gives_up_when_the_host_is_never_notified(
     database: Database, mail_settings: Settings, sink: SmtpSink
 ) -> None:

@@ -19,7 +19,8 @@ Who gets no alert:
 When: not before the host (or the hosting country's hotline) has been sent its notice. The
 alert says that the host was notified, and at home the route sends nothing until the police
 have cleared the case: an alert going out earlier could reach the site's operator through a
-suspension and spoil an investigation. The job therefore checks again every
+suspension and spoil an investigation. The host's notice going out wakes the job
+(``notices.service.wake_domain_alert``); as a backstop it also checks again every
 ``WAIT_INTERVAL`` while the case is confirmed and no such notice is out, and gives up after
 ``GIVE_UP_AFTER`` with a timeline entry saying why. A police hold pauses the alert like any
 notice (the send job checks). A domain alert is never re-noticed or escalated: it opens no
@@ -52,10 +53,6 @@ from takedown.urls import public_suffix, registered_domain
 ALERT_JOB: Final = "lists.domain_alert"
 WAIT_INTERVAL: Final = timedelta(hours=1)
 GIVE_UP_AFTER: Final = timedelta(days=7)
-# Notices that tell the host (or the hotline of its country) about the content.
-_HOST_NOTIFIED: Final = frozenset(
-    {NoticeKind.NOTICE, NoticeKind.RENOTICE, NoticeKind.ESCALATION, NoticeKind.FORWARD}
-)
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ def host_notified(session: Session, case_id: uuid.UUID) -> bool:
         select(Notice.id)
         .where(
             Notice.case_id == case_id,
-            Notice.kind.in_(_HOST_NOTIFIED),
+            Notice.kind.in_(notices.HOST_NOTICE_KINDS),
             Notice.status == NoticeStatus.SENT,
         )
         .limit(1)

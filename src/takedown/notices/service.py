@@ -20,6 +20,7 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -326,6 +327,26 @@ def uncertain_since(notice: Notice) -> datetime | None:
     return notice.sending_started_at
 
 
+# Notices that tell the host (or the hotline of its country) about the content.
+HOST_NOTICE_KINDS: Final = frozenset(
+    {NoticeKind.NOTICE, NoticeKind.RENOTICE, NoticeKind.ESCALATION, NoticeKind.FORWARD}
+)
+# Spelled out in lists.alerts too, which imports this module.
+_DOMAIN_ALERT_JOB: Final = "lists.domain_alert"
+
+
+def wake_domain_alert(session: Session, notice: Notice, case: Case, now: datetime) -> None:
+    """A notice to the host just went out: run the case's domain alert now.
+
+    The alert waits for a sent host notice (``lists.alerts``) and looks again only hourly.
+    With several workers it could look while the notice's transaction was still open, see
+    nothing, and wait an hour. Enqueued in the transaction that marks the notice sent, this
+    job can only run after that commit. The alert is idempotent, so an extra run is harmless.
+    """
+    if notice.kind in HOST_NOTICE_KINDS and case.registered_domain is not None:
+        jobs.enqueue(session, _DOMAIN_ALERT_JOB, {"case_id": str(case.id)}, run_at=now)
+
+
 def record_uncertain(
     session: Session, notice: Notice, case: Case, now: datetime, reason: str
 ) -> None:
@@ -341,6 +362,7 @@ def record_uncertain(
     notice.last_error = None
     if case.first_notice_at is None or started < case.first_notice_at:
         case.first_notice_at = started
+    wake_domain_alert(session, notice, case, now)
     cases.add_event(
         session,
         case,

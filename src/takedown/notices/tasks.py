@@ -189,6 +189,7 @@ def _record(
         notice.last_error = None
         if case.first_notice_at is None:
             case.first_notice_at = now
+        service.wake_domain_alert(session, notice, case, now)
         data: dict[str, Any] = {
             "notice_id": str(notice.id),
             "attempts": notice.attempts,
