@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_line(*args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        ["make", "-n", "run", *args],
+        # --no-print-directory: under `make test` this make is nested and would say so.
+        ["make", "--no-print-directory", "-n", "run", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

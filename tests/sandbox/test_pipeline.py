@@ -260,8 +260,11 @@ def test_a_police_hold_keeps_notices_back_until_it_is_released(walk: Walk) -> No
     walk.drain()
     [notice] = walk.notices(case_id)
     assert notice.status is NoticeStatus.SENT
-    [message] = walk.world.smtp.messages()
-    assert "preserve" in (message.text or "").lower()
+    # The host's notice, and right after it the registry's domain alert that it wakes.
+    host, registry = walk.world.smtp.messages()
+    assert host.reference == notice.reference
+    assert "preserve" in (host.text or "").lower()
+    assert registry.subject.startswith(f"[{registry.reference}] Domain alert")
     walk.gone(walk.case(case_id).url)
     walk.until_removed(case_id, timedelta(days=1))
     assert walk.case(case_id).removed_at is not None
