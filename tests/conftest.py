@@ -24,13 +24,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from takedown.app import create_app
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.base import Base
 from takedown.db.migrate import upgrade
 from takedown.db.registry import import_all_models
 from takedown.db.session import Database, create_db_engine
-from takedown.web.app import create_app
 
 # Everything the tests read lives in the repository (tests/data/README.md says where from).
 TESTDATA = Path(__file__).resolve().parent / "data"

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.auth import service as auth
+from takedown.auth import totp
 from takedown.auth.models import Role, User
 from takedown.auth.principal import cli_principal
 from takedown.config import Settings
-from takedown.console import totp
 from takedown.db.session import Database
 from takedown.orgs import service as orgs
 from takedown.orgs.models import Organization, OrgKind

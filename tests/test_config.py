@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from takedown import runtime
 from takedown.config import MAX_DURATION, Settings, load_settings
-from takedown.console import runtime
-from takedown.console.models import RuntimeSetting
 from takedown.errors import ConfigurationError
+from takedown.runtime import RuntimeSetting
 from tests.factories import NOW
 
 # Every field of Settings that holds a duration.

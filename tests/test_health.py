@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from takedown.app import create_app
 from takedown.config import Settings
-from takedown.web.app import create_app
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:

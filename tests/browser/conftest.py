@@ -19,9 +19,9 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from takedown.app import create_app
 from takedown.config import Settings
 from takedown.db.session import Database
-from takedown.web.app import create_app
 from tests.system import tool
 
 ARTIFACTS = Path(os.environ.get("TAKEDOWN_ARTIFACTS", "artifacts")) / "screenshots"

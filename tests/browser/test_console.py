@@ -24,9 +24,9 @@ from takedown.auth.models import Role
 from takedown.auth.principal import PUBLIC
 from takedown.cases.models import Case, CaseState
 from takedown.config import Settings
-from takedown.console.models import RuntimeSetting
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
+from takedown.runtime import RuntimeSetting
 from takedown.sandbox.images import sample_image
 from tests.browser.conftest import LiveApp, screenshot
 from tests.console.test_previews import add_item

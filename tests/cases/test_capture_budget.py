@@ -25,13 +25,13 @@ from takedown.cases.models import Case, CaseEvent, CaseItem, CaseState, ItemVerd
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.fetch.build import build_fetcher
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
 from takedown.jobs.models import Job, JobStatus
 from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
 from takedown.matching.lookup import index_of
-from takedown.monitoring.build import build_fetcher
 from tests.factories import NOW
 from tests.monitoring.support import Site
 

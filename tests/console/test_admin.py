@@ -15,7 +15,6 @@ from takedown.audit.models import AuditRecord
 from takedown.auth import service as auth
 from takedown.auth.models import Role, User, UserSession
 from takedown.config import Settings
-from takedown.console.models import RuntimeSetting
 from takedown.db.session import Database
 from takedown.jobs import service as jobs
 from takedown.jobs.models import Job, JobStatus
@@ -25,6 +24,7 @@ from takedown.orgs import service as orgs
 from takedown.orgs.models import ApiKey, Organization, OrgKind
 from takedown.routing import rules
 from takedown.routing.models import PoliceTimeout, RoutingRule
+from takedown.runtime import RuntimeSetting
 from tests.console.support import csrf_of, sign_in
 from tests.factories import ACTOR, NOW, PASSWORD, org, user
 

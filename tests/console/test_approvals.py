@@ -11,6 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from takedown.assessment import approvals, queue
+from takedown.assessment import service as assessment
+from takedown.assessment.classification import parse_form
+from takedown.assessment.models import Approval, ApprovalStatus
 from takedown.audit.models import AuditRecord
 from takedown.auth.models import Role
 from takedown.auth.permissions import ROLE_PERMISSIONS
@@ -19,9 +23,6 @@ from takedown.cases import service as cases
 from takedown.cases.models import CaseState, ItemVerdict
 from takedown.clock import FrozenClock
 from takedown.config import Settings
-from takedown.console import approvals, assessment, queue
-from takedown.console.classification import parse_form
-from takedown.console.models import Approval, ApprovalStatus
 from takedown.db.session import Database
 from takedown.errors import Conflict, Forbidden
 from takedown.lists import entries

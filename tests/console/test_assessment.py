@@ -11,13 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from takedown.audit.models import AuditRecord
-from takedown.auth.models import Role
-from takedown.cases.models import CaseEvent, CaseItem, CaseState, ItemVerdict
-from takedown.clock import FrozenClock
-from takedown.config import Settings
-from takedown.console import queue
-from takedown.console.classification import (
+from takedown.assessment import queue
+from takedown.assessment.classification import (
     AGE_BAND,
     CODE_MAX,
     INDUSTRY,
@@ -28,6 +23,11 @@ from takedown.console.classification import (
     FormErrors,
     parse_form,
 )
+from takedown.audit.models import AuditRecord
+from takedown.auth.models import Role
+from takedown.cases.models import CaseEvent, CaseItem, CaseState, ItemVerdict
+from takedown.clock import FrozenClock
+from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.jobs.models import Job
 from takedown.lists.models import EntryStatus, UrlEntry

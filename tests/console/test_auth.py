@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from takedown.app import create_app
+from takedown.auth import totp
 from takedown.auth.models import User, UserSession
 from takedown.cli.main import main
 from takedown.clock import FrozenClock
 from takedown.config import Settings
-from takedown.console import totp
 from takedown.console.auth_views import (
     FORM_COOKIE,
     PENDING_COOKIE,
@@ -27,7 +28,6 @@ from takedown.console.auth_views import (
 )
 from takedown.db.session import Database
 from takedown.errors import ConfigurationError
-from takedown.web.app import create_app
 from takedown.web.deps import SESSION_COOKIE
 from tests.console.support import csrf_of
 from tests.factories import NOW, PASSWORD, credentials, enrol_totp, user

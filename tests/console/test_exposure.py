@@ -12,9 +12,10 @@ from sqlalchemy import select
 from takedown.auth.models import Role
 from takedown.clock import FrozenClock
 from takedown.config import Settings
-from takedown.console import exposure
-from takedown.console.models import ExposureExtension, ItemReveal, RuntimeSetting
 from takedown.db.session import Database
+from takedown.exposure import service as exposure
+from takedown.exposure.models import ExposureExtension, ItemReveal
+from takedown.runtime import RuntimeSetting
 from takedown.sandbox.images import sample_image
 from takedown.web.deps import SESSION_COOKIE
 from tests.console.support import sign_in
@@ -276,7 +277,7 @@ def test_an_administrators_cap_applies(
     settings: Settings,
     site: Site,  # noqa: F811
 ) -> None:
-    """The caps come from the settings in force (console.runtime), not only the environment."""
+    """The caps come from the settings in force (takedown.runtime), not only the environment."""
     case_id = make_case(database, settings)
     items = [
         add_item(

@@ -25,9 +25,9 @@ from takedown.auth.principal import PUBLIC
 from takedown.cases.models import CaseItem, ItemVerdict
 from takedown.clock import FrozenClock
 from takedown.config import Settings
-from takedown.console.models import ItemReveal
-from takedown.console.previews import MAX_BLUR
 from takedown.db.session import Database
+from takedown.exposure.models import ItemReveal
+from takedown.exposure.previews import MAX_BLUR
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
 from takedown.sandbox.images import sample_image

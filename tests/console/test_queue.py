@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.assessment import queue
 from takedown.auth.models import Role
 from takedown.auth.principal import PUBLIC, SYSTEM, Principal
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseEvent, CaseItem, CaseState, ItemVerdict
 from takedown.clock import FrozenClock
 from takedown.config import Settings
-from takedown.console import queue
 from takedown.db.session import Database
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn

@@ -10,17 +10,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown import runtime
 from takedown.audit.models import AuditRecord
 from takedown.auth.models import Role
 from takedown.auth.principal import PUBLIC
 from takedown.cases.models import Case
 from takedown.config import Settings
-from takedown.console import runtime
-from takedown.console.models import RuntimeSetting
 from takedown.db.session import Database
 from takedown.errors import NotFound, ValidationFailed
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
+from takedown.runtime import RuntimeSetting
 from tests.console.support import sign_in
 from tests.factories import ACTOR, NOW
 

@@ -76,7 +76,7 @@ def test_load_handlers_imports_builtin_and_configured_modules(settings: Settings
     registry = load_handlers(settings.model_copy(update={"job_modules": ["tests.jobs.handlers"]}))
     assert registry is REGISTRY
     assert "tests.record" in registry.names()
-    assert "takedown.cases.tasks" in BUILTIN_TASK_MODULES
+    assert "takedown.flow.cases" in BUILTIN_TASK_MODULES
     assert "cases.capture" in registry.names()
 
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import takedown.lists.appeal_tasks  # noqa: F401 - registers lists.appeal_tell for the worker
+import takedown.flow.appeals  # noqa: F401 - registers lists.appeal_tell for the worker
 from takedown.audit.models import AuditRecord
 from takedown.auth import service as auth
 from takedown.auth.models import Role, User

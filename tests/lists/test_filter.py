@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from takedown.cli.filter import filter_group
 from takedown.lists.filter import (
     HashedList,
     ListFileError,
@@ -17,7 +18,6 @@ from takedown.lists.filter import (
     UrlList,
     open_list,
 )
-from takedown.lists.filter_cli import filter_group
 
 ENTRIES = [
     "example.test/dir/",

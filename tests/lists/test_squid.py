@@ -16,8 +16,8 @@ from typing import IO
 import pytest
 from click.testing import CliRunner
 
+from takedown.cli.filter import filter_group
 from takedown.lists.filter import UrlList
-from takedown.lists.filter_cli import filter_group
 from takedown.lists.squid import answer, serve
 
 ENTRIES = ["example.test/dir/", "host.example.test/", "example.test/p?q=1"]

@@ -12,13 +12,13 @@ from takedown.cases.models import CaseState
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow.lists import PUBLISH_JOB, publish_lists
+from takedown.flow.monitoring import record
 from takedown.jobs.registry import JobContext
 from takedown.lists import entries, versions
 from takedown.lists.models import EntryStatus, ListName
 from takedown.lists.rows import unpack
-from takedown.lists.tasks import PUBLISH_JOB, publish_lists
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
-from takedown.monitoring.tasks import record
 from tests.factories import ACTOR, NOW
 from tests.notices.support import events_of
 from tests.routing.support import confirmed_case

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from takedown.app import create_app
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.lists import appeals
 from takedown.lists.models import Appeal
-from takedown.web.app import create_app
 from tests.lists.test_appeals import BLOCKED_PAGE, HOSTILE, blocked_form
 from tests.notices.support import sent_notice
 

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from takedown.app import create_app
 from takedown.auth.models import Role
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
-from takedown.web.app import create_app
 from tests import factories
 from tests.factories import bearer
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from takedown.monitoring import GuardedFetcher, StaticResolver
+from takedown.fetch import GuardedFetcher, StaticResolver
 from tests.network import loopback_only
 
 from .support import LocalServer

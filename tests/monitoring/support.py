@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
-from takedown.monitoring import StaticResolver
+from takedown.fetch import StaticResolver
 
 MAX_WAIT = 10.0  # no handler ever waits longer than this, whatever the test does
 

@@ -18,8 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from takedown.errors import InvalidURL
-from takedown.monitoring import FetchError, GuardedFetcher
-from takedown.monitoring.errors import BadResponse
+from takedown.fetch import FetchError, GuardedFetcher
+from takedown.fetch.errors import BadResponse
 from takedown.urls.fetchable import accept_url, fetch_target, parse_fetch_url
 
 from .support import LocalServer

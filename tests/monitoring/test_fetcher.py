@@ -9,7 +9,7 @@ import time
 import pytest
 
 from takedown.errors import ConfigurationError, InvalidURL, TakedownError
-from takedown.monitoring import (
+from takedown.fetch import (
     BadResponse,
     ConnectionFailed,
     DNSFailure,

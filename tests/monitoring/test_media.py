@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from takedown.monitoring import extract_media
-from takedown.monitoring.media import largest_candidate
+from takedown.fetch import extract_media
+from takedown.fetch.media import largest_candidate
 
 from .conftest import FetcherFactory
 from .support import PAGE, PAGE_MEDIA, LocalServer, png_bytes

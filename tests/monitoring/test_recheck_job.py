@@ -20,11 +20,11 @@ from takedown.cases.models import Case, CaseItem, CaseState, ItemVerdict
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow.monitoring import recheck_case, record
 from takedown.jobs.registry import JobContext
 from takedown.monitoring.models import Recheck
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
 from takedown.monitoring.schedule import RECHECK_JOB, schedule_recheck
-from takedown.monitoring.tasks import recheck_case, record
 from takedown.notices.models import NoticeStatus
 from tests.conftest import TESTDATA
 from tests.factories import NOW

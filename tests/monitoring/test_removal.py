@@ -16,15 +16,10 @@ import pytest
 from PIL import Image
 
 from takedown.config import Settings
+from takedown.fetch import FetchTimeout, GuardedFetcher, StaticFetcher, SystemResolver
+from takedown.fetch.build import build_fetcher
+from takedown.fetch.fetcher import Fetcher
 from takedown.matching import hash_bytes
-from takedown.monitoring import (
-    FetchTimeout,
-    GuardedFetcher,
-    StaticFetcher,
-    SystemResolver,
-)
-from takedown.monitoring.build import build_fetcher
-from takedown.monitoring.fetcher import Fetcher
 from takedown.monitoring.removal import KnownItem, RecheckOutcome, RecheckStatus, recheck
 from tests.conftest import TESTDATA
 from tests.factories import NOW

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from takedown.monitoring import DNSFailure, StaticResolver, SystemResolver
+from takedown.fetch import DNSFailure, StaticResolver, SystemResolver
 
 
 def test_static_resolver_answers_from_its_table() -> None:

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from takedown.app import create_app
 from takedown.audit.models import AuditRecord
 from takedown.cases.models import Case, CaseEvent
 from takedown.clock import FrozenClock
@@ -24,7 +25,6 @@ from takedown.jobs.models import Job
 from takedown.monitoring.schedule import RECHECK_JOB
 from takedown.notices import service as notices
 from takedown.notices.models import AnswerKind
-from takedown.web.app import create_app
 from tests.factories import NOW
 from tests.notices.support import ITEM_SHA256, events_of, saved_answers, sent_notice
 

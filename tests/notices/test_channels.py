@@ -14,7 +14,7 @@ import pytest
 
 from takedown.clock import FrozenClock
 from takedown.errors import ConfigurationError
-from takedown.monitoring.resolver import StaticResolver
+from takedown.fetch.resolver import StaticResolver
 from takedown.notices.channels import (
     SmtpSender,
     WebhookSender,

@@ -41,8 +41,8 @@ from sqlalchemy import select
 from takedown.cases.models import Case, CaseEvent, CaseState
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow import monitoring
 from takedown.jobs.models import Job, JobStatus
-from takedown.monitoring import tasks as monitoring
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
 from takedown.notices import service as notices
 from takedown.notices.models import Notice, NoticeStatus

@@ -18,9 +18,9 @@ from takedown.cases.models import Case, CaseState
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow import monitoring
 from takedown.jobs.registry import load_handlers
 from takedown.jobs.worker import Worker
-from takedown.monitoring import tasks as monitoring
 from takedown.monitoring.removal import RecheckOutcome, RecheckStatus
 from takedown.notices import service as notices
 from takedown.notices.models import Notice, NoticeStatus

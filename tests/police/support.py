@@ -31,7 +31,7 @@ from tests.factories import ACTOR, NOW
 from tests.orgs.support import directory_org
 from tests.routing.support import HOME, Host, add_trace, confirmed_case, ref, serving, trace_data
 
-TASKS = "takedown.police.tasks"
+TASKS = "takedown.flow.police"
 WAIT = 3600
 
 

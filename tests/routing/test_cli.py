@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from takedown.auth.principal import SYSTEM
+from takedown.cli.routing import routing_group
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
 from takedown.routing import rules, service
-from takedown.routing.cli import routing_group
 from tests.factories import NOW
 
 from .support import HOME, NL_HOST, add_trace, confirmed_case, serving, trace_data

@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from takedown.app import create_app
 from takedown.auth.principal import PUBLIC, SYSTEM, Principal, cli_principal
 from takedown.cases.models import Case, CaseState
 from takedown.cases.schemas import CaseOut
@@ -46,7 +47,6 @@ from takedown.routing.models import StepAction, StepStatus
 from takedown.routing.service import current_route, route_steps
 from takedown.sandbox.providers import default_providers
 from takedown.sandbox.world import SandboxWorld
-from takedown.web.app import create_app
 from tests.factories import NOW
 from tests.jobs.support import wait_until
 

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.fetch.build import build_fetcher
 from takedown.matching import banks, hash_bytes
-from takedown.monitoring.build import build_fetcher
 from takedown.orgs import service as orgs
 from takedown.routing import rules
 from takedown.sandbox.cli import sandbox_command

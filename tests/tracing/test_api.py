@@ -14,12 +14,12 @@ from takedown.cases import service as cases
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow.tracing import TRACE_JOB
 from takedown.jobs.models import Job
 from takedown.sandbox.dns import AuthoritativeDnsServer
 from takedown.tracing import service
 from takedown.tracing.build import build_tracer
 from takedown.tracing.rdap import RdapClient
-from takedown.tracing.tasks import TRACE_JOB
 from tests import factories
 from tests.factories import bearer, login
 from tests.routing.support import confirmed_case

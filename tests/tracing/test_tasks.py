@@ -20,13 +20,14 @@ from takedown.cases.models import Case, CaseEvent, CaseState
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
+from takedown.flow.tracing import TRACE_JOB, trace_case
 from takedown.jobs.models import Job
 from takedown.jobs.registry import JobContext
 from takedown.routing.models import Route
 from takedown.sandbox.dns import AuthoritativeDnsServer
 from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.models import Trace, TraceStatus
-from takedown.tracing.tasks import TRACE_JOB, request_trace, trace_case
+from takedown.tracing.service import request_trace
 from tests.routing.support import confirmed_case
 from tests.tracing.dns_support import dns_server_fixture
 from tests.tracing.rdap_support import rdap_server

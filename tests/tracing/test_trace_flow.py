@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from takedown.app import create_app
 from takedown.auth.models import Role
 from takedown.auth.principal import PUBLIC
 from takedown.clock import FrozenClock
@@ -29,7 +30,6 @@ from takedown.orgs.models import OrgKind
 from takedown.sandbox.dns import AuthoritativeDnsServer
 from takedown.sandbox.rdap import RdapServer
 from takedown.tracing.dns import asn_query_name
-from takedown.web.app import create_app
 from tests.factories import NOW, credentials, login
 from tests.orgs.support import directory_org
 from tests.tracing.rdap_support import rdap_server  # noqa: F401

@@ -10,10 +10,10 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from takedown.app import create_app
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
-from takedown.web.app import create_app
 from tests.console.support import csrf_of
 from tests.factories import NOW, PASSWORD, enrol_totp, user
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
 
+from takedown.app import create_app
 from takedown.config import Settings
 from takedown.web.admission import Gate
-from takedown.web.app import create_app
+
+T = TypeVar("T")
 
 
 def _closed_port() -> int:
@@ -42,6 +46,16 @@ def test_a_database_that_refuses_connections_gives_503_not_500(tmp_path: Path) -
         assert ready.json()["status"] == "unavailable"
 
 
+def _in_own_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario`` in a new event loop on its own thread: another test in this process
+    (the browser tests) may leave a loop running on the main thread."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    return results[0]
+
+
 def test_the_gate_admits_its_slots_and_refuses_the_rest_after_the_wait() -> None:
     async def scenario() -> list[bool]:
         gate = Gate(2)
@@ -58,7 +72,7 @@ def test_the_gate_admits_its_slots_and_refuses_the_rest_after_the_wait() -> None
         gate.release()
         return [refused_at_once, refused_after_wait, admitted, in_use == 2, gate.in_use == 0]
 
-    assert asyncio.run(scenario()) == [False, False, True, True, True]
+    assert _in_own_loop(scenario) == [False, False, True, True, True]
 
 
 def test_a_cancelled_waiter_gives_its_slot_back() -> None:
@@ -73,7 +87,7 @@ def test_a_cancelled_waiter_gives_its_slot_back() -> None:
         gate.release()
         return gate.in_use
 
-    assert asyncio.run(scenario()) == 0
+    assert _in_own_loop(scenario) == 0
 
 
 def test_requests_beyond_capacity_are_shed_with_503_and_retry_after(

@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from takedown.app import create_app
 from takedown.clock import FrozenClock
 from takedown.config import Settings
 from takedown.db.session import Database
-from takedown.web.app import create_app
 from takedown.web.middleware import SECURITY_HEADERS
 
 HSTS = "max-age=31536000; includeSubDomains"

@@ -8,9 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from takedown.auth import service
+from takedown.auth import service, totp
 from takedown.auth.models import Role
-from takedown.console import totp
 from takedown.errors import Unauthorized
 from takedown.textfields import Line
 from takedown.web.cookies import delete_cookie, read_cookie, set_cookie

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from takedown import runtime
+from takedown.assessment import service as assessment
 from takedown.auth.principal import Permission, Principal
 from takedown.cases import service, views
 from takedown.cases.models import CaseState, Priority
@@ -19,7 +21,6 @@ from takedown.cases.schemas import (
     ReporterCaseList,
     ReporterCaseView,
 )
-from takedown.console import assessment, runtime
 from takedown.errors import Conflict
 from takedown.web.deps import AppState, State, Tx, json_body, require
 from takedown.web.params import Offset

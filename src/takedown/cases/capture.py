@@ -27,13 +27,13 @@ from takedown.cases import service
 from takedown.cases.models import Case, CaseItem, CaseState, ItemVerdict
 from takedown.config import Settings
 from takedown.errors import InvalidURL, TakedownError
+from takedown.fetch import Fetcher, FetchError, FetchResult
+from takedown.fetch.media import fetch_or_error, is_page, page_media
 from takedown.matching.hasher import HashResult, hash_bytes
 from takedown.matching.images import PDQ_REDUCE_TO, PixelBudget
 from takedown.matching.lookup import match_hashes
 from takedown.matching.signals import SIGNAL_TYPES, BytesHasher
 from takedown.matching.state import BankIndex
-from takedown.monitoring import Fetcher, FetchError, FetchResult
-from takedown.monitoring.media import fetch_or_error, is_page, page_media
 
 _BYTE_TYPES = [t for t in SIGNAL_TYPES.values() if issubclass(t, BytesHasher)]
 

@@ -11,7 +11,7 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.NEW: frozenset({S.AWAITING_ASSESSMENT, S.CONFIRMED, S.CLOSED}),
     S.AWAITING_ASSESSMENT: frozenset({S.CONFIRMED, S.NOT_ILLEGAL, S.CLOSED}),
     # CONFIRMED → NOT_ILLEGAL reverses a decision (a second person agrees, by default):
-    # its notices are cancelled and its list entries withdrawn (console.assessment).
+    # its notices are cancelled and its list entries withdrawn (assessment.service).
     S.CONFIRMED: frozenset({S.CLOSED, S.NOT_ILLEGAL}),
     S.NOT_ILLEGAL: frozenset({S.CLOSED, S.AWAITING_ASSESSMENT}),
     # A closed case is reopened for assessment when it is reported again (the content is back).

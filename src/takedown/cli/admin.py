@@ -9,11 +9,11 @@ import click
 from sqlalchemy import select
 
 from takedown.auth import service as auth
+from takedown.auth import totp
 from takedown.auth.models import Role, User
 from takedown.auth.permissions import KEY_SCOPES
 from takedown.auth.principal import cli_principal
 from takedown.cli.context import CLOCK, database, friendly_errors
-from takedown.console import totp
 from takedown.errors import NotFound
 from takedown.orgs import directory
 from takedown.orgs import service as orgs

@@ -15,6 +15,7 @@ import uvicorn
 from sqlalchemy import select
 
 from takedown import __version__
+from takedown.app import create_app
 from takedown.auth import service as auth
 from takedown.auth.models import Role, User
 from takedown.auth.principal import cli_principal
@@ -22,18 +23,17 @@ from takedown.cli.admin import keys, orgs_group, users
 from takedown.cli.audit import audit_group
 from takedown.cli.context import CLOCK, database, friendly_errors, settings
 from takedown.cli.errors import TakedownGroup
+from takedown.cli.filter import filter_group
+from takedown.cli.lists import lists_group
+from takedown.cli.matching import COMMANDS as matching_commands
+from takedown.cli.routing import routing_group
 from takedown.cli.tools import db, url
 from takedown.config import Settings
 from takedown.db import migrate
 from takedown.db.session import Database
 from takedown.jobs.runner import run_worker
-from takedown.lists.cli import lists_group
-from takedown.lists.filter_cli import filter_group
-from takedown.matching.cli import COMMANDS as matching_commands
-from takedown.routing.cli import routing_group
 from takedown.sandbox.cli import sandbox_command
 from takedown.sandbox.demo import SandboxDemo
-from takedown.web.app import create_app
 
 
 @click.group(cls=TakedownGroup, context_settings={"help_option_names": ["-h", "--help"]})

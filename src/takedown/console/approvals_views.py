@@ -1,6 +1,6 @@
 """Four eyes: what waits for a second person, and their approve / reject.
 
-Thin: every POST calls one service of ``console.approvals`` inside a savepoint, so a refusal
+Thin: every POST calls one service of ``assessment.approvals`` inside a savepoint, so a refusal
 (your own request, a case that moved on) leaves nothing behind, and answers with this page
 and the reason, or a redirect back to it.
 """
@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from takedown import runtime
+from takedown.assessment import approvals
+from takedown.assessment.classification import FormErrors
 from takedown.auth.principal import Permission
-from takedown.console import approvals, runtime
-from takedown.console.classification import FormErrors
 from takedown.console.deps import Viewer, page, redirect, view
 from takedown.console.queue_views import Form
 from takedown.errors import TakedownError

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from takedown.audit import service as audit
 from takedown.auth import service as auth
+from takedown.auth import totp
 from takedown.auth.models import User
 from takedown.auth.principal import Permission
 from takedown.config import Settings
-from takedown.console import totp
 from takedown.console.deps import CONSOLE, Viewer, check_origin, page, redirect, view
 from takedown.errors import RateLimited, Unauthorized
 from takedown.web.cookies import delete_cookie, read_cookie, set_cookie

@@ -14,12 +14,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from takedown import runtime
 from takedown.auth.principal import Permission
 from takedown.config import Settings
-from takedown.console import casepage, previews, runtime
+from takedown.console import casepage
 from takedown.console.deps import Viewer, page, redirect, view
 from takedown.errors import NotFound, TakedownError
-from takedown.monitoring.build import build_fetcher
+from takedown.exposure import previews
+from takedown.fetch.build import build_fetcher
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)

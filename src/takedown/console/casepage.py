@@ -21,8 +21,9 @@ from takedown.cases import visibility
 from takedown.cases.models import Case, CaseItem
 from takedown.cases.service import TimelineEntry
 from takedown.config import Settings
-from takedown.console import exposure, previews
 from takedown.errors import NotFound
+from takedown.exposure import previews
+from takedown.exposure import service as exposure
 from takedown.intake.models import Report
 from takedown.lists.entries import case_entries
 from takedown.lists.models import UrlEntry

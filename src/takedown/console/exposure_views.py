@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from takedown import runtime
 from takedown.auth.principal import Permission
 from takedown.config import Settings
-from takedown.console import exposure, previews, runtime
 from takedown.console.deps import Viewer, page, redirect, view
 from takedown.errors import TakedownError, ValidationFailed
+from takedown.exposure import previews
+from takedown.exposure import service as exposure
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)

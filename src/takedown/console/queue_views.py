@@ -1,6 +1,6 @@
 """The assessment queue, "Next case", and the assessment form's POST.
 
-Thin: parse, call one service (``console.queue`` / ``console.assessment``), render. A POST
+Thin: parse, call one service (``assessment.queue`` / ``assessment.service``), render. A POST
 that fails is answered with the reason and changes nothing: the service runs in a savepoint,
 and the request's transaction commits only what happened before it (the session check).
 """
@@ -16,12 +16,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from takedown import runtime
+from takedown.assessment import queue
+from takedown.assessment import service as assessment
+from takedown.assessment.classification import SCHEMES, Decision, FormErrors, parse_form
 from takedown.auth.principal import Permission
 from takedown.cases import service as cases
 from takedown.cases.models import Priority
 from takedown.config import Settings
-from takedown.console import assessment, queue, runtime
-from takedown.console.classification import SCHEMES, Decision, FormErrors, parse_form
 from takedown.console.deps import Viewer, page, redirect, view
 from takedown.errors import NotFound, TakedownError
 from takedown.intake.models import ReporterSource

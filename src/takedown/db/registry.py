@@ -18,7 +18,9 @@ MODEL_MODULES = (
     "takedown.monitoring.models",
     "takedown.police.models",
     "takedown.lists.models",
-    "takedown.console.models",
+    "takedown.assessment.models",
+    "takedown.exposure.models",
+    "takedown.runtime",
 )
 
 

@@ -18,13 +18,13 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from takedown import runtime
 from takedown.audit import service as audit
 from takedown.auth.principal import SYSTEM, Principal
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseState, Priority
 from takedown.cases.states import OPEN_FOR_ASSESSMENT
 from takedown.config import Settings
-from takedown.console import runtime
 from takedown.errors import InvalidURL, ValidationFailed
 from takedown.intake.models import Report, ReporterSource
 from takedown.intake.schemas import ReportIn

@@ -37,14 +37,14 @@ from takedown.errors import ConfigurationError, ValidationFailed
 # Modules whose import registers the product's own handlers; plugins and tests add theirs
 # through the ``job_modules`` setting.
 BUILTIN_TASK_MODULES: tuple[str, ...] = (
-    "takedown.audit.tasks",
-    "takedown.cases.tasks",
-    "takedown.tracing.tasks",
-    "takedown.notices.tasks",
-    "takedown.police.tasks",
-    "takedown.monitoring.tasks",
-    "takedown.lists.tasks",
-    "takedown.lists.appeal_tasks",
+    "takedown.flow.audit",
+    "takedown.flow.cases",
+    "takedown.flow.tracing",
+    "takedown.flow.notices",
+    "takedown.flow.police",
+    "takedown.flow.monitoring",
+    "takedown.flow.lists",
+    "takedown.flow.appeals",
     "takedown.lists.alerts",
 )
 

@@ -16,8 +16,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from takedown import runtime
 from takedown.auth.principal import Permission, Principal
-from takedown.console import runtime
 from takedown.errors import ValidationFailed
 from takedown.lists import downloads, entries, keywords, members, signing, versions
 from takedown.lists.list_schemas import (

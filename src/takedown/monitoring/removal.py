@@ -40,6 +40,18 @@ from enum import StrEnum
 from typing import Any
 
 from takedown.errors import InvalidURL, TakedownError
+from takedown.fetch.errors import (
+    BadResponse,
+    ConnectionFailed,
+    DNSFailure,
+    FetchRefused,
+    FetchTimeout,
+    ResponseTooLarge,
+    TooManyRedirects,
+    UnsupportedContentType,
+)
+from takedown.fetch.fetcher import Fetcher, FetchResult
+from takedown.fetch.media import fetch_or_error, is_page, page_media
 from takedown.matching import (
     DEFAULT_QUALITY_FLOOR,
     DEFAULT_THRESHOLD,
@@ -50,18 +62,6 @@ from takedown.matching import (
     Sha256Signal,
     hash_bytes,
 )
-from takedown.monitoring.errors import (
-    BadResponse,
-    ConnectionFailed,
-    DNSFailure,
-    FetchRefused,
-    FetchTimeout,
-    ResponseTooLarge,
-    TooManyRedirects,
-    UnsupportedContentType,
-)
-from takedown.monitoring.fetcher import Fetcher, FetchResult
-from takedown.monitoring.media import fetch_or_error, is_page, page_media
 
 # The resolver tells NXDOMAIN from a failed lookup only in its message: the static resolver's
 # words, and getaddrinfo's "no such name" and "no address" codes (whose numbers differ between

@@ -41,11 +41,11 @@ import httpx
 from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
 from takedown.errors import ConfigurationError, InvalidURL
-from takedown.monitoring.build import build_resolver
-from takedown.monitoring.errors import DNSFailure, FetchRefused
-from takedown.monitoring.fetcher import default_ssl_context
-from takedown.monitoring.resolver import Resolver
-from takedown.monitoring.targets import (
+from takedown.fetch.build import build_resolver
+from takedown.fetch.errors import DNSFailure, FetchRefused
+from takedown.fetch.fetcher import default_ssl_context
+from takedown.fetch.resolver import Resolver
+from takedown.fetch.targets import (
     Target,
     allow_entry,
     checked_addresses,

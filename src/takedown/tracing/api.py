@@ -13,7 +13,6 @@ from takedown.cases.visibility import check_staff
 from takedown.errors import NotFound
 from takedown.tracing import service
 from takedown.tracing.schemas import TraceData, TraceOut, TraceRequestIn, TraceRequestOut
-from takedown.tracing.tasks import request_trace
 from takedown.web.deps import Tx, json_body, require
 
 router = APIRouter(prefix="/api/v1/cases", tags=["tracing"])
@@ -62,5 +61,5 @@ def trace_again(
     """
     check_staff(case_id, caller)
     cases.get_case(session, case_id)
-    job_id = request_trace(session, case_id, [str(ip) for ip in body.origin])
+    job_id = service.request_trace(session, case_id, [str(ip) for ip in body.origin])
     return TraceRequestOut(job_id=job_id)

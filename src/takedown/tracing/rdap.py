@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from takedown.config import Settings
 from takedown.errors import ConfigurationError, ValidationFailed
-from takedown.monitoring.errors import FetchError, FetchTimeout, ResponseTooLarge
-from takedown.monitoring.limits import Deadline, check_declared_length, read_body
+from takedown.fetch.errors import FetchError, FetchTimeout, ResponseTooLarge
+from takedown.fetch.limits import Deadline, check_declared_length, read_body
 from takedown.tracing.interfaces import RdapResult
 from takedown.tracing.models import RdapCacheEntry
 from takedown.tracing.rdap_parse import (

@@ -7,16 +7,19 @@ added empty and say so in the evidence.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.cases import service as cases
 from takedown.cases.models import Case
+from takedown.jobs import service as jobs
 from takedown.orgs import service as orgs
 from takedown.orgs.models import OrgKind
 from takedown.tracing.addresses import AddressTracer, org_ref
@@ -247,3 +250,15 @@ def latest_trace(session: Session, case_id: object) -> Trace | None:
     return session.scalars(
         select(Trace).where(Trace.case_id == case_id).order_by(Trace.traced_at.desc()).limit(1)
     ).first()
+
+
+# The trace job's name, registered in flow.tracing (cases.service spells it out too).
+TRACE_JOB = "cases.trace"
+
+
+def request_trace(session: Session, case_id: uuid.UUID, origin: list[str]) -> uuid.UUID:
+    """Queue a trace on demand (a re-trace, or with origin addresses); returns the job id."""
+    payload: dict[str, Any] = {"case_id": str(case_id)}
+    if origin:
+        payload["origin"] = origin
+    return jobs.enqueue(session, TRACE_JOB, payload).id

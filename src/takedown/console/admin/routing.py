@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from takedown.console import runtime
+from takedown import runtime
 from takedown.console.admin.common import ADMIN, FormState, OrgAdmin, _field_of
 from takedown.console.deps import Viewer, redirect, view
 from takedown.errors import NotFound, ValidationFailed

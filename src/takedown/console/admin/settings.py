@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from takedown.console import runtime
+from takedown import runtime
 from takedown.console.admin.common import ADMIN, FormState, SettingsAdmin
 from takedown.console.deps import Viewer, redirect, view
 from takedown.errors import NotFound

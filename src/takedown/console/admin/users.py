@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from takedown.audit import service as audit
 from takedown.auth import service as auth
+from takedown.auth import totp
 from takedown.auth.models import Role, User, UserSession
 from takedown.auth.passwords import MIN_LENGTH
 from takedown.auth.principal import Principal
-from takedown.console import totp
 from takedown.console.admin.common import ADMIN, FormState, UserAdmin
 from takedown.console.deps import Viewer, redirect, view
 from takedown.errors import Conflict, NotFound, TakedownError, ValidationFailed

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import ip_address
 from typing import Any, Protocol
 
-from takedown.monitoring.errors import DNSFailure
+from takedown.fetch.errors import DNSFailure
 
 
 class Resolver(Protocol):

@@ -5,7 +5,7 @@ item matched nothing known). Taking a case is recorded on its timeline, not in a
 ``assigned`` event names the analyst, and the latest one holds the case for ``CLAIM_TTL`` (a
 soft lock) so that two analysts pressing "Next case" at once get different cases, while a case
 left open in a forgotten tab goes back to the queue by itself. A ``second_opinion`` event
-releases the case for someone else (see ``console.assessment``).
+releases the case for someone else (see ``assessment.service``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
+from takedown.assessment.classification import FormErrors
+from takedown.assessment.models import Approval, ApprovalStatus
 from takedown.audit import service as audit
 from takedown.auth.principal import Principal
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseEvent, CaseItem, CaseState, ItemVerdict, Priority
-from takedown.console.classification import FormErrors
-from takedown.console.models import Approval, ApprovalStatus
 from takedown.intake.models import Report, ReporterSource
 
 # Long enough to look at a case's items and decide; short enough that a case someone walked

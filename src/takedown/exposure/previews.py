@@ -38,8 +38,6 @@ from takedown.auth.models import User
 from takedown.auth.principal import Principal
 from takedown.cases.models import CaseItem, ItemVerdict
 from takedown.config import Settings
-from takedown.console import exposure
-from takedown.console.models import ItemReveal
 from takedown.errors import (
     Conflict,
     Forbidden,
@@ -48,8 +46,10 @@ from takedown.errors import (
     TakedownError,
     ValidationFailed,
 )
+from takedown.exposure import service as exposure
+from takedown.exposure.models import ItemReveal
+from takedown.fetch import Fetcher, FetchError
 from takedown.matching.images import decode_image
-from takedown.monitoring import Fetcher, FetchError
 
 MAX_BLUR: Final = 30
 # A preview below this blur would be the sharp image without a reveal: no count, no cap, no

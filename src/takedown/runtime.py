@@ -21,16 +21,31 @@ from functools import cache
 from typing import Annotated, Any, Final
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from takedown.audit import service as audit
 from takedown.auth.principal import Principal
 from takedown.config import Settings
-from takedown.console.models import RuntimeSetting
+from takedown.db.base import Base
 from takedown.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
+
+
+class RuntimeSetting(Base):
+    """A setting an administrator changed in the console; it overrides the environment's.
+
+    Only the settings named in ``EDITABLE`` can be stored here (deadlines,
+    exposure caps, the four-eyes actions...); secrets and addresses stay in the environment.
+    """
+
+    __tablename__ = "runtime_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
 
 
 @dataclass(frozen=True)

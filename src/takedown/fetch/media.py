@@ -25,8 +25,8 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from takedown.errors import InvalidURL, TakedownError
-from takedown.monitoring.errors import FetchError
-from takedown.monitoring.fetcher import Fetcher, FetchResult
+from takedown.fetch.errors import FetchError
+from takedown.fetch.fetcher import Fetcher, FetchResult
 from takedown.urls.canonical import MAX_URL_LENGTH
 
 IMAGE_EXTENSIONS = frozenset(

@@ -13,8 +13,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from takedown import runtime
 from takedown.auth.principal import SYSTEM
-from takedown.console import runtime
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.lists import versions
 from takedown.lists.models import ListName

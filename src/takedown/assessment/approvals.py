@@ -3,7 +3,7 @@
 Two kinds of things wait for a second person:
 
 - ``Approval`` rows: assessments held back because they reverse a decision or call a
-  police / trusted-flagger case not illegal (filed by ``console.assessment``). Approving one
+  police / trusted-flagger case not illegal (filed by ``assessment.service``). Approving one
   carries the assessment out in the same transaction; rejecting it leaves the case where it
   was, back in the queue.
 - Whole-host entries of the URL list: ``lists.entries`` keeps them ``pending`` until someone
@@ -25,14 +25,14 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.assessment import service as assessment
+from takedown.assessment.classification import NOTE_MAX, AssessmentInput, FormErrors
+from takedown.assessment.models import Approval, ApprovalStatus
+from takedown.assessment.service import Outcome
 from takedown.audit import service as audit
 from takedown.auth.principal import Principal
 from takedown.cases import service as cases
 from takedown.config import Settings
-from takedown.console import assessment
-from takedown.console.assessment import Outcome
-from takedown.console.classification import NOTE_MAX, AssessmentInput, FormErrors
-from takedown.console.models import Approval, ApprovalStatus
 from takedown.errors import Conflict, Forbidden, NotFound
 from takedown.lists import entries
 from takedown.lists.models import EntryStatus, UrlEntry

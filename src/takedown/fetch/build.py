@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from takedown.config import Settings
-from takedown.monitoring.fetcher import GuardedFetcher
-from takedown.monitoring.resolver import Resolver, StaticResolver, SystemResolver
+from takedown.fetch.fetcher import GuardedFetcher
+from takedown.fetch.resolver import Resolver, StaticResolver, SystemResolver
 
 
 def build_resolver(settings: Settings) -> Resolver:

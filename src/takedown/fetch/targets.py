@@ -13,13 +13,13 @@ from collections.abc import Collection
 import httpx
 
 from takedown.errors import ConfigurationError, InvalidURL
-from takedown.monitoring.errors import (
+from takedown.fetch.errors import (
     BadResponse,
     NonPublicAddress,
     UnsupportedScheme,
     non_public_reason,
 )
-from takedown.monitoring.resolver import Resolver
+from takedown.fetch.resolver import Resolver
 from takedown.urls import is_public_address
 from takedown.urls.fetchable import DEFAULT_PORTS, FetchTarget, fetch_target, parse_fetch_url
 from takedown.urls.hosts import canonical_host

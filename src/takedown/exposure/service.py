@@ -29,8 +29,8 @@ from takedown.auth.models import Role, User
 from takedown.auth.permissions import ROLE_PERMISSIONS
 from takedown.auth.principal import Permission, Principal
 from takedown.config import Settings
-from takedown.console.models import ExposureExtension, ItemReveal
 from takedown.errors import Forbidden, NotFound, ValidationFailed
+from takedown.exposure.models import ExposureExtension, ItemReveal
 
 # A pause this long without any reveal counts as a break (the reminder starts over).
 BREAK_GAP: Final = timedelta(minutes=10)

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterable
 
 from takedown.errors import ConfigurationError
-from takedown.monitoring.errors import (
+from takedown.fetch.errors import (
     BadResponse,
     FetchTimeout,
     ResponseTooLarge,

@@ -32,14 +32,14 @@ from typing import NamedTuple, Protocol
 import httpx
 
 from takedown.errors import ConfigurationError
-from takedown.monitoring.errors import (
+from takedown.fetch.errors import (
     BadResponse,
     ConnectionFailed,
     FetchError,
     FetchTimeout,
     TooManyRedirects,
 )
-from takedown.monitoring.limits import (
+from takedown.fetch.limits import (
     DEFAULT_CONTENT_TYPES,
     ContentTypes,
     Deadline,
@@ -47,8 +47,8 @@ from takedown.monitoring.limits import (
     media_type_of,
     read_body,
 )
-from takedown.monitoring.resolver import Resolver
-from takedown.monitoring.targets import (
+from takedown.fetch.resolver import Resolver
+from takedown.fetch.targets import (
     Target,
     allow_entry,
     checked_addresses,

@@ -20,7 +20,7 @@ What an assessment does, by decision:
 Four eyes (``settings.four_eyes_actions``): a decision that reverses the case's previous one
 (``reverse_decision``) or calls a case not illegal although police, a trusted flagger or a
 partner hotline reported it (``not_illegal_trusted``) is not carried out: an ``Approval``
-holds it until a second person decides (``console.approvals``). Listing the whole host goes
+holds it until a second person decides (``assessment.approvals``). Listing the whole host goes
 through the URL list's own pending state instead (``lists.entries``), so there is one place
 that says whether a host entry is approved.
 
@@ -40,14 +40,14 @@ from typing import Final
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from takedown.assessment.classification import ALL_ITEMS, AssessmentInput, Decision, FormErrors
+from takedown.assessment.models import Approval, ApprovalStatus
+from takedown.assessment.queue import SECOND_OPINION
 from takedown.audit import service as audit
 from takedown.auth.principal import SYSTEM, Permission, Principal
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseEvent, CaseItem, CaseState, ItemVerdict
 from takedown.config import Settings
-from takedown.console.classification import ALL_ITEMS, AssessmentInput, Decision, FormErrors
-from takedown.console.models import Approval, ApprovalStatus
-from takedown.console.queue import SECOND_OPINION
 from takedown.errors import Conflict, Forbidden, NotFound
 from takedown.intake.models import Report, ReporterSource
 from takedown.lists import entries

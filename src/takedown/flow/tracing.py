@@ -6,8 +6,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from takedown.auth.principal import SYSTEM
 from takedown.cases import service as cases
 from takedown.cases.states import TRACEABLE
@@ -18,7 +16,7 @@ from takedown.routing.service import route_case
 from takedown.tracing import service
 from takedown.tracing.build import tracer_for
 
-TRACE_JOB = "cases.trace"
+TRACE_JOB = service.TRACE_JOB
 
 
 @job_handler(TRACE_JOB)
@@ -58,11 +56,3 @@ def trace_case(ctx: JobContext, payload: dict[str, Any]) -> None:
             {"case_id": str(case.id), "attempt": attempt + 1, "after": str(trace.id)},
             run_at=now + interval,
         )
-
-
-def request_trace(session: Session, case_id: uuid.UUID, origin: list[str]) -> uuid.UUID:
-    """Queue a trace on demand (a re-trace, or with origin addresses); returns the job id."""
-    payload: dict[str, Any] = {"case_id": str(case_id)}
-    if origin:
-        payload["origin"] = origin
-    return jobs.enqueue(session, TRACE_JOB, payload).id

@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from takedown import runtime
 from takedown.auth.principal import SYSTEM
 from takedown.cases import service as cases
 from takedown.cases.models import Case, CaseState, ItemVerdict
 from takedown.config import Settings
-from takedown.console import runtime
+from takedown.fetch.build import build_fetcher
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.lists import entries
-from takedown.monitoring.build import build_fetcher
 from takedown.monitoring.followup import follow_up
 from takedown.monitoring.models import Recheck
 from takedown.monitoring.removal import KnownItem, RecheckOutcome, RecheckStatus, recheck

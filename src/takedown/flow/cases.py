@@ -9,9 +9,9 @@ from typing import Any
 from takedown.auth.principal import SYSTEM
 from takedown.cases import capture, service
 from takedown.cases.models import Case, CaseState
+from takedown.fetch.build import build_fetcher
 from takedown.jobs.registry import JobContext, job_handler
 from takedown.matching.lookup import index_of
-from takedown.monitoring.build import build_fetcher
 
 # A backstop for the worker's lease; capture itself stops starting new work once its own
 # budget (``capture_max_seconds``) is spent, so this is reached only by a stuck fetch.

@@ -8,7 +8,7 @@ hotline's own assessment guidelines and is deliberately not repeated here.
 
 This module is pure: it turns the submitted form into an ``AssessmentInput`` or a set of
 field errors, without the database. What needs the database (is the item one of the case's,
-is the bank a block list) is checked in ``console.assessment``.
+is the bank a block list) is checked in ``assessment.service``.
 """
 
 from __future__ import annotations
