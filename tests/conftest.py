@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,23 +37,32 @@ from takedown.db.session import Database, create_db_engine
 TESTDATA = Path(__file__).resolve().parent / "data"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated, empty database for this run, as a URL other processes can use too."""
+@contextmanager
+def empty_database(sqlite_file: Path, prefix: str = "t") -> Iterator[str]:
+    """A database with no tables, as a URL other processes can use too: a SQLite file, or on
+    PostgreSQL (``TAKEDOWN_TEST_DATABASE_URL``) a schema of its own, dropped afterwards."""
     server_url = os.environ.get("TAKEDOWN_TEST_DATABASE_URL")
     if not server_url:
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        yield f"sqlite:///{path}"
+        yield f"sqlite:///{sqlite_file}"
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_db_engine(server_url)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The empty database of this run (one per xdist worker), migrated by ``engine``."""
+    with empty_database(tmp_path_factory.mktemp("db") / "test.sqlite3") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,20 +9,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from takedown.cli.errors import database_problem
 from takedown.cli.main import main
 from takedown.db import migrate
 from takedown.db.session import create_db_engine
+from tests.conftest import empty_database
 
 
 def takedown(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -59,19 +57,8 @@ def one_line_error(result: subprocess.CompletedProcess[str] | Result) -> str:
 @pytest.fixture
 def empty_database_url(tmp_path: Path) -> Iterator[str]:
     """A database with no tables: a fresh SQLite file, or a new schema on the test server."""
-    server_url = os.environ.get("TAKEDOWN_TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    schema = f"e_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(server_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with empty_database(tmp_path / "empty.sqlite3", prefix="e") as url:
+        yield url
 
 
 def test_an_unmigrated_database_says_what_to_run_and_is_left_alone(
