@@ -74,6 +74,12 @@ def _new_cases(engine: Engine) -> int:
 
 def _check(stack: Stack, load: Load, key: str, engine: Engine) -> None:
     statuses = load.statuses()
+    # What the clients saw, for the record (pytest -s shows it).
+    seconds = sorted(a.seconds for a in load.answers)
+    print(
+        f"\nanswers {statuses}; latency p50 {seconds[len(seconds) // 2]:.2f} s,"
+        f" p99 {seconds[int(len(seconds) * 0.99)]:.2f} s, max {seconds[-1]:.2f} s"
+    )
     assert 500 not in statuses, f"500s during the fault: {statuses}"
     assert set(statuses) <= ALLOWED | {None}, f"unexpected answers: {statuses}"
     hung = [a for a in load.answers if a.status is None]
