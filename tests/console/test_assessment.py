@@ -3,6 +3,7 @@ submission, hashes into a bank, and listing a whole host."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -463,16 +464,67 @@ def test_a_rejected_host_is_withdrawn(
     assert rejected.withdrawn_reason == "four eyes rejected: a shared forum"
 
 
-def test_the_case_page_includes_the_form_and_loads_the_full_one(
-    client: TestClient, database: Database, two_photos: uuid.UUID
+def form_id_in(page: str) -> str:
+    found = re.search(r'name="form_id" value="([0-9a-f]{32})"', page)
+    assert found is not None, "the page carries no one-time form id"
+    return found.group(1)
+
+
+def test_the_case_page_shows_the_whole_form_in_one_load(
+    client: TestClient, database: Database, two_photos: uuid.UUID, bank: str
 ) -> None:
+    """The form comes with the page: no second request for the bank list, and a supervisor
+    sees the banks there, an analyst no bank choice."""
     sign_in(client, database, Role.ANALYST)
     page = client.get(f"/console/cases/{two_photos}")
     assert page.status_code == 200
     assert f'id="assess-{two_photos}"' in page.text
-    assert f'hx-get="/console/cases/{two_photos}/assess"' in page.text
-    assert 'name="form_id"' in page.text
+    assert "hx-get" not in page.text
     assert "All 2 items to assess" in page.text
+    assert "Nationally illegal" in page.text
+    assert "add_to_bank" not in page.text
+    sign_in(client, database, Role.SUPERVISOR)
+    page = client.get(f"/console/cases/{two_photos}")
+    assert "hx-get" not in page.text
+    assert f'<option value="{bank}"' in page.text
+    assert "console-allow" not in page.text
+    # Each page gets a form id of its own.
+    assert form_id_in(page.text) != form_id_in(client.get(f"/console/cases/{two_photos}").text)
+
+
+def test_the_case_pages_form_sent_twice_assesses_once(
+    client: TestClient, database: Database, two_photos: uuid.UUID
+) -> None:
+    _, csrf = sign_in(client, database, Role.ANALYST)
+    form_id = form_id_in(client.get(f"/console/cases/{two_photos}").text)
+    first = post_assessment(client, two_photos, csrf, **CONFIRM, form_id=form_id)
+    assert first.headers["location"].startswith("/console/queue?done=confirmed")
+    events = count_events(database, two_photos)
+    again = post_assessment(client, two_photos, csrf, **CONFIRM, form_id=form_id)
+    assert again.headers["location"].startswith("/console/queue?done=duplicate")
+    assert count_events(database, two_photos) == events
+
+
+def test_a_refused_form_comes_back_with_its_form_id(
+    client: TestClient, database: Database, two_photos: uuid.UUID
+) -> None:
+    _, csrf = sign_in(client, database, Role.ANALYST)
+    form_id = uuid.uuid4().hex
+    refused = post_assessment(
+        client, two_photos, csrf, htmx=True, decision="confirm", form_id=form_id
+    )
+    assert refused.status_code == 200
+    assert "Nothing was saved" in refused.text
+    assert form_id_in(refused.text) == form_id
+
+
+def test_templates_have_no_console_globals() -> None:
+    """Every view passes the form's context itself; nothing is registered at import time."""
+    import takedown.console.routes  # noqa: F401  (imports every view module)
+    from takedown.web.templating import TEMPLATES
+
+    leaked = {"new_form_id", "assess_schemes", "assess_decisions"} & set(TEMPLATES.env.globals)
+    assert leaked == set()
 
 
 def test_a_case_without_media_is_decided_on_its_url(

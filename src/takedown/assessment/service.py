@@ -134,13 +134,22 @@ def block_list_banks(session: Session) -> list[Bank]:
     )
 
 
-def form_context(session: Session, viewer: Principal, case: Case) -> dict[str, object]:
-    """What the assessment form needs beyond ``case`` and ``items``, for pages that include it
-    (``console/assess_form.html``): the banks the viewer may add to, a pending approval."""
-    return {
-        "assess_banks": block_list_banks(session) if viewer.can(Permission.BANKS_WRITE) else [],
-        "assess_pending": pending_approval(session, case.id),
-    }
+@dataclass(frozen=True)
+class FormContext:
+    """What a form for assessing a case offers one person: the banks they may add hashes to
+    (none without banks:write), and the decision waiting for a second person, if any (then
+    the case cannot be assessed until it is decided)."""
+
+    banks: list[Bank]
+    pending: Approval | None
+
+
+def form_context(session: Session, viewer: Principal, case: Case) -> FormContext:
+    """What the assessment form offers ``viewer`` on ``case`` (``console/assess_form.html``)."""
+    return FormContext(
+        banks=block_list_banks(session) if viewer.can(Permission.BANKS_WRITE) else [],
+        pending=pending_approval(session, case.id),
+    )
 
 
 def _previous_decision(session: Session, case: Case) -> CaseState | None:

@@ -73,14 +73,8 @@ def case_detail(
         )
     except NotFound as exc:
         return _refused(request, viewer, exc)
-    # ``case`` and ``items`` are what the assessment form (included by case.html) expects.
-    context = {
-        "page": shown,
-        "case": shown.case,
-        "items": shown.items,
-        "exposure": shown.exposure,
-        "settings": settings,
-    }
+    # The page carries the assessment form's context too (``shown.assess``): one load.
+    context = {"page": shown, "exposure": shown.exposure, "settings": settings}
     return view(request, "console/case.html", viewer, context)
 
 

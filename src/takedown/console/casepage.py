@@ -21,6 +21,7 @@ from takedown.cases import visibility
 from takedown.cases.models import Case, CaseItem
 from takedown.cases.service import TimelineEntry
 from takedown.config import Settings
+from takedown.console.assessform import AssessForm, assess_form
 from takedown.errors import NotFound
 from takedown.exposure import previews
 from takedown.exposure import service as exposure
@@ -60,6 +61,8 @@ class CasePage:
     # For viewers who can reveal; None for the others (police).
     exposure: exposure.Exposure | None
     staff: bool
+    # The assessment form, for viewers who assess (None for police).
+    assess: AssessForm | None = None
     trace: Trace | None = None
     route: Route | None = None
     steps: Sequence[RouteStep] = ()
@@ -103,6 +106,9 @@ def case_page(
         item_views=views,
         exposure=figures,
         staff=_staff(case.id, caller),
+        assess=assess_form(session, caller, case, items)
+        if caller.can(Permission.CASES_ASSESS)
+        else None,
     )
     if not page.staff:
         return page

@@ -19,31 +19,20 @@ from sqlalchemy.orm import Session
 from takedown import runtime
 from takedown.assessment import queue
 from takedown.assessment import service as assessment
-from takedown.assessment.classification import SCHEMES, Decision, FormErrors, parse_form
+from takedown.assessment.classification import SCHEMES, FormErrors, parse_form
 from takedown.auth.principal import Permission
 from takedown.cases import service as cases
 from takedown.cases.models import Priority
 from takedown.config import Settings
+from takedown.console import assessform
 from takedown.console.deps import Viewer, page, redirect, view
 from takedown.errors import NotFound, TakedownError
 from takedown.intake.models import ReporterSource
 from takedown.web.deps import State, Tx
-from takedown.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 Assessor = Annotated[Viewer, Depends(page(Permission.CASES_ASSESS))]
 QUEUE: Final = "/console/queue"
-
-
-def _new_form_id() -> str:
-    return uuid.uuid4().hex
-
-
-# The assessment form is included by the case page, whose view does not know what the form
-# needs: the schemes and a one-time form id come from template globals instead.
-TEMPLATES.env.globals.update(
-    new_form_id=_new_form_id, assess_schemes=SCHEMES, assess_decisions=list(Decision)
-)
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -145,20 +134,21 @@ def next_case(viewer: Assessor, session: Tx, state: State) -> RedirectResponse:
 # -- the assessment form ------------------------------------------------------------------
 
 
-def _form_context(session: Session, viewer: Viewer, case_id: uuid.UUID) -> dict[str, Any]:
+def _form_context(
+    session: Session, viewer: Viewer, case_id: uuid.UUID, **sent_back: Any
+) -> dict[str, Any]:
+    """``assess`` for the form's template; ``sent_back``: a refused form's values, errors and
+    form id (see ``assessform.assess_form``)."""
     case = cases.get_case(session, case_id)
-    return {
-        "case": case,
-        "items": cases.items(session, case.id),
-        **assessment.form_context(session, viewer.principal, case),
-    }
+    items = cases.items(session, case.id)
+    return {"assess": assessform.assess_form(session, viewer.principal, case, items, **sent_back)}
 
 
 @router.get("/console/cases/{case_id}/assess", response_class=HTMLResponse)
 def assess_form(
     case_id: uuid.UUID, request: Request, viewer: Assessor, session: Tx, state: State
 ) -> HTMLResponse:
-    """The form alone, with the banks to choose from (the case page loads it with HTMX)."""
+    """The form alone, as the case page shows it (a fresh one-time form id each time)."""
     try:
         context = _form_context(session, viewer, case_id)
     except NotFound as exc:
@@ -232,10 +222,8 @@ def _refused(
         listed = [(labels.get(k, k), v) for k, v in errors.items()]
         context = {"case_id": case_id, "errors": listed}
         return view(request, "console/assess_error.html", viewer, context, status_code=status)
-    context = _form_context(session, viewer, case_id) | {
-        "errors": errors,
-        "values": dict(form),
-        "form_id": form.get("form_id", ""),
-        "settings": settings,
-    }
+    # The same form id: the refusal was rolled back, so nothing was recorded under it.
+    context = _form_context(
+        session, viewer, case_id, errors=errors, values=dict(form), form_id=form.get("form_id", "")
+    ) | {"settings": settings}
     return view(request, "console/assess_form.html", viewer, context)
