@@ -1,101 +1,29 @@
-"""Staff users: create them, change their role, deactivate them, reset their second factor."""
+"""Staff users: create them, change their role, deactivate them, reset their second factor.
+
+The changes and the rule that guards them (not your own account, not the last administrator)
+are in ``auth.accounts``; this page parses the form and shows the outcome."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from takedown.audit import service as audit
+from takedown.auth import accounts, totp
 from takedown.auth import service as auth
-from takedown.auth import totp
-from takedown.auth.models import Role, User, UserSession
+from takedown.auth.models import Role
 from takedown.auth.passwords import MIN_LENGTH
-from takedown.auth.principal import Principal
 from takedown.console.admin.common import ADMIN, FormState, UserAdmin
 from takedown.console.deps import Viewer, redirect, view
-from takedown.errors import Conflict, NotFound, TakedownError, ValidationFailed
+from takedown.errors import Conflict, TakedownError, ValidationFailed
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)
 USERS: Final = f"{ADMIN}/users"
-
-# auth.service creates users but has nothing yet to change one; these are the console's, and
-# belong beside create_user when the CLI or the API needs them too.
-
-
-def _active_admins(session: Session, besides: uuid.UUID) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                User.role == Role.ADMIN, User.is_active.is_(True), User.id != besides
-            )
-        )
-        or 0
-    )
-
-
-def _check_not_self_or_last_admin(
-    session: Session, actor: Principal, user: User, what: str
-) -> None:
-    # An administrator who demotes or disables themselves, or the last administrator, locks
-    # everybody out of this page; another administrator must do it.
-    if actor.user_id == user.id:
-        raise Conflict(f"you cannot {what} your own account; ask another administrator")
-    if user.role is Role.ADMIN and user.is_active and _active_admins(session, user.id) == 0:
-        raise Conflict(f"{user.username} is the last active administrator")
-
-
-def get_user(session: Session, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"no user {user_id}")
-    return user
-
-
-def change_role(
-    session: Session, actor: Principal, user: User, role: Role, *, now: datetime
-) -> User:
-    """Give ``user`` another role; it applies to their next request (sessions read it)."""
-    if role is user.role:
-        return user
-    _check_not_self_or_last_admin(session, actor, user, "change the role of")
-    before = user.role
-    user.role = role
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.role",
-        "user",
-        user.id,
-        at=now,
-        details={"before": before.value, "after": role.value},
-    )
-    return user
-
-
-def set_active(
-    session: Session, actor: Principal, user: User, active: bool, *, now: datetime
-) -> User:
-    """Deactivate (sign-in refused, sessions ended) or reactivate an account."""
-    if active == user.is_active:
-        return user
-    if not active:
-        _check_not_self_or_last_admin(session, actor, user, "deactivate")
-        # Sessions are refused for an inactive user anyway; deleting them says so plainly.
-        session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-    user.is_active = active
-    session.flush()
-    action = "user.activate" if active else "user.deactivate"
-    audit.record(session, actor, action, "user", user.id, at=now)
-    return user
 
 
 def _users_page(
@@ -107,13 +35,12 @@ def _users_page(
     message: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    users = session.scalars(select(User).order_by(User.username)).all()
     return view(
         request,
         "console/admin_users.html",
         viewer,
         {
-            "users": users,
+            "users": accounts.list_users(session),
             "roles": list(Role),
             "form": form or FormState(values={"role": Role.ANALYST.value}),
             "message": message,
@@ -174,13 +101,12 @@ def _user_change(
     request: Request,
     viewer: Viewer,
     session: Session,
-    change: Callable[[User], object],
-    user_id: uuid.UUID,
+    change: Callable[[], object],
 ) -> Response:
-    """Run one change to a user; a refusal is shown on the users page."""
+    """Run one change to a user (``auth.accounts``); a refusal is shown on the users page."""
     try:
         with session.begin_nested():
-            change(get_user(session, user_id))
+            change()
     except TakedownError as exc:
         return _users_page(
             request, viewer, session, message=exc.message, status_code=exc.status_code
@@ -208,8 +134,7 @@ def change_user_role(
         request,
         viewer,
         session,
-        lambda user: change_role(session, viewer.principal, user, chosen, now=now),
-        user_id,
+        lambda: accounts.change_role(session, viewer.principal, user_id, chosen, now=now),
     )
 
 
@@ -229,8 +154,7 @@ def set_user_active(
         request,
         viewer,
         session,
-        lambda user: set_active(session, viewer.principal, user, active == "yes", now=now),
-        user_id,
+        lambda: accounts.set_active(session, viewer.principal, user_id, active == "yes", now=now),
     )
 
 
@@ -243,6 +167,5 @@ def reset_user_totp(
         request,
         viewer,
         session,
-        lambda user: totp.reset(session, viewer.principal, user, now=now),
-        user_id,
+        lambda: accounts.reset_second_factor(session, viewer.principal, user_id, now=now),
     )
