@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from takedown.app import create_app
+from takedown.audit.models import AuditRecord
 from takedown.auth import totp
 from takedown.auth.models import User, UserSession
 from takedown.cli.main import main
@@ -72,6 +73,13 @@ def _sign_in(client: TestClient, username: str, secret: str, next_path: str = "/
     response = _code_step(client, pyotp.TOTP(secret).at(NOW), next_path)
     assert response.status_code == 303, response.text
     return response.headers["location"]
+
+
+def _audited(database: Database, action: str) -> list[dict[str, object]]:
+    """The details of the audit records of ``action``."""
+    with database.transaction() as session:
+        query = select(AuditRecord.details).where(AuditRecord.action == action)
+        return [dict(d or {}) for d in session.scalars(query)]
 
 
 def _sessions(database: Database) -> int:
@@ -195,6 +203,9 @@ def test_a_wrong_code_signs_nobody_in(
     assert WRONG_CODE in response.text
     assert client.cookies.get(SESSION_COOKIE) is None
     assert _sessions(database) == 0
+    # Kept in the audit log: a wrong code after the right password may mean the password is
+    # known to somebody else.
+    assert _audited(database, "user.login_refused") == [{"factor": "totp"}]
 
 
 def test_the_last_sign_in_is_recorded_only_after_the_code(
@@ -406,6 +417,7 @@ def test_sign_out_needs_the_csrf_token(
     assert done.headers["location"] == "/console/login"
     assert client.cookies.get(SESSION_COOKIE) is None
     assert _sessions(database) == 0
+    assert len(_audited(database, "user.logout")) == 1
 
 
 # -- the API sign-in -------------------------------------------------------------------------

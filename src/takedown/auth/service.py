@@ -108,3 +108,11 @@ def resolve_session(session: Session, token: str, *, now: datetime) -> tuple[Use
 
 def end_session(session: Session, token: str) -> None:
     session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+
+
+def sign_out(session: Session, user: User, token: str | None, *, now: datetime) -> None:
+    """The console's sign-out: the session ``token`` ends (if the browser still had it) and
+    the audit log says who signed out."""
+    if token:
+        end_session(session, token)
+    audit.record(session, principal_for(user), "user.logout", "user", user.id, at=now)

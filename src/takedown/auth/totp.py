@@ -164,6 +164,30 @@ def confirm_enrolment(
     return True
 
 
+def check_sign_in_code(
+    session: Session, user: User, code: str, settings: Settings, *, now: datetime
+) -> bool:
+    """For the console sign-in, after the password: an enrolled user's code, or the code that
+    confirms the seed being enrolled. A refused code is audited: after the right password it
+    may mean somebody else knows the password. The caller locks the user's row first, so one
+    code cannot pass twice in parallel."""
+    if is_enrolled(user):
+        accepted = verify(user, code, now, settings)
+    else:
+        accepted = confirm_enrolment(session, user, code, settings, now=now)
+    if not accepted:
+        audit.record(
+            session,
+            principal_for(user),
+            "user.login_refused",
+            "user",
+            user.id,
+            at=now,
+            details={"factor": "totp"},
+        )
+    return accepted
+
+
 def check_second_factor(user: User, code: str | None, settings: Settings, *, now: datetime) -> None:
     """For the API sign-in, after the password: the code, if enrolled; else the policy.
 

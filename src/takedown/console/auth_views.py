@@ -28,7 +28,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from takedown.audit import service as audit
 from takedown.auth import service as auth
 from takedown.auth import totp
 from takedown.auth.models import User
@@ -295,22 +294,7 @@ def totp_submit(
             request, state, user, next_path, secret=again(), error=STALE_FORM, status=403
         )
     now = state.clock.now()
-    if enrolled:
-        accepted = totp.verify(user, code, now, state.settings)
-    else:
-        accepted = totp.confirm_enrolment(session, user, code, state.settings, now=now)
-    if not accepted:
-        # Kept in the audit log: a wrong code after the right password may mean the password
-        # is known to somebody else.
-        audit.record(
-            session,
-            auth.principal_for(user),
-            "user.login_refused",
-            "user",
-            user.id,
-            at=now,
-            details={"factor": "totp"},
-        )
+    if not totp.check_sign_in_code(session, user, code, state.settings, now=now):
         error = WRONG_CODE if enrolled else WRONG_ENROLMENT_CODE
         return _totp_page(request, state, user, next_path, secret=again(), error=error, status=401)
     token, _ = auth.start_session(session, user, state.settings, now=now)
@@ -330,11 +314,7 @@ def logout(
     viewer: Annotated[Viewer, Depends(page(Permission.CASES_READ))],
 ) -> RedirectResponse:
     token = read_cookie(request, state.settings, SESSION_COOKIE)
-    if token:
-        auth.end_session(session, token)
-    audit.record(
-        session, viewer.principal, "user.logout", "user", viewer.user.id, at=state.clock.now()
-    )
+    auth.sign_out(session, viewer.user, token, now=state.clock.now())
     response = redirect(LOGIN_PATH)
     delete_cookie(response, state.settings, SESSION_COOKIE)
     return response
