@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from takedown.auth.principal import Principal
 from takedown.console.admin.common import ADMIN, JobAdmin, JobReader
 from takedown.console.deps import Viewer, redirect, view
 from takedown.errors import Conflict, NotFound
 from takedown.jobs import service as jobs
-from takedown.jobs.models import Job, JobStatus
+from takedown.jobs.models import JobStatus
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)
 JOBS: Final = f"{ADMIN}/jobs"
 JOBS_PAGE_SIZE: Final = 100
-
-
-def retry_job(session: Session, actor: Principal, job_id: uuid.UUID, *, now: datetime) -> Job:
-    """``jobs.service.requeue``: the one audited retry, shared with the API."""
-    return jobs.requeue(session, actor, job_id, now=now)
 
 
 def _jobs_page(
@@ -76,7 +69,8 @@ def retry(
     """Run a failed or dead job again now; back to the list as it was filtered."""
     try:
         with session.begin_nested():
-            retry_job(session, viewer.principal, job_id, now=state.clock.now())
+            # The one audited retry, shared with the API and the overview's button.
+            jobs.requeue(session, viewer.principal, job_id, now=state.clock.now())
     except (Conflict, NotFound) as exc:
         return _jobs_page(
             request,

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from takedown.auth.permissions import DEFAULT_KEY_SCOPES, KEY_SCOPES
 from takedown.console.admin.common import ADMIN, FormState, OrgAdmin, _field_of
 from takedown.console.deps import Viewer, redirect, view
-from takedown.errors import Conflict, NotFound, ValidationFailed
+from takedown.errors import Conflict, ValidationFailed
 from takedown.orgs import service as orgs
-from takedown.orgs.models import ApiKey, OrgKind
+from takedown.orgs.models import OrgKind
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)
@@ -157,9 +157,6 @@ def create_key(
 def revoke_key(
     key_id: uuid.UUID, request: Request, viewer: OrgAdmin, session: Tx, state: State
 ) -> Response:
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        raise NotFound("no such API key")
     with session.begin_nested():
-        orgs.revoke_key(session, viewer.principal, key_id, now=state.clock.now())
+        row = orgs.revoke_key(session, viewer.principal, key_id, now=state.clock.now())
     return redirect(f"{ORGS}/{row.org_id}")
