@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from takedown import __version__
+from takedown.assessment.api import router as assessment_router
 from takedown.auth.api import router as auth_router
 from takedown.cases.api import router as cases_router
 from takedown.clock import Clock, SystemClock
@@ -87,6 +88,7 @@ def create_app(
         auth_router,
         intake_router,
         cases_router,
+        assessment_router,
         tracing_router,
         routing_router,
         orgs_router,

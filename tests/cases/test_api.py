@@ -15,6 +15,8 @@ from takedown.orgs.models import OrgKind
 from tests import factories
 from tests.factories import bearer, login
 
+CLASSIFIED = {"inhope": "baseline", "media": "photographic"}
+
 
 def report(client: TestClient, url: str, **extra: object) -> str:
     response = client.post("/api/v1/reports", json={"url": url, **extra})
@@ -92,27 +94,28 @@ def test_assessment_walks_the_state_machine(client: TestClient, database: Databa
     case_id = report(client, "http://d.example/1")
     csrf = login(client, database, Role.ANALYST)
     url = f"/api/v1/cases/{case_id}/assessment"
+    confirm = {"decision": "confirm", "classification": CLASSIFIED, "note": "baseline"}
     # A new case has not been captured yet: it cannot be assessed.
-    early = client.post(url, json={"verdict": "confirmed"}, headers=csrf)
+    early = client.post(url, json=confirm, headers=csrf)
     assert early.status_code == 409
     assert "new" in early.json()["detail"]
     settings = client.app.state.takedown.settings  # type: ignore[attr-defined]
     clock = client.app.state.takedown.clock  # type: ignore[attr-defined]
     worker = Worker(database, settings, clock=clock, registry=load_handlers(settings))
     assert worker.run_once()
-    done = client.post(url, json={"verdict": "confirmed", "note": "baseline"}, headers=csrf)
+    done = client.post(url, json=confirm, headers=csrf)
     assert done.status_code == 200, done.text
     body = done.json()
-    assert body["state"] == "confirmed"
-    assert [e["kind"] for e in body["timeline"]] == [
-        "created",
-        "report_received",
-        "captured",
-        "state_changed",
-        "state_changed",
-    ]
-    again = client.post(url, json={"verdict": "not_illegal"}, headers=csrf)
+    assert body["outcome"] == "confirmed"
+    assert body["case"]["state"] == "confirmed"
+    # Nothing was captured, so the decision is about the URL itself. The assessment and the
+    # state change it makes share their time, so their order is not compared.
+    kinds = [e["kind"] for e in body["case"]["timeline"]]
+    assert kinds[:4] == ["created", "report_received", "captured", "state_changed"]
+    assert sorted(kinds[4:]) == ["assessed", "state_changed"]
+    again = client.post(url, json=confirm, headers=csrf)
     assert again.status_code == 409
+    assert "confirmed already" in again.json()["detail"]
 
 
 def test_state_changes_need_the_csrf_token_and_the_role(
@@ -132,7 +135,9 @@ def test_police_read_but_do_not_assess(client: TestClient, database: Database) -
     csrf = login(client, database, Role.POLICE)
     assert client.get(f"/api/v1/cases/{case_id}").status_code == 200
     response = client.post(
-        f"/api/v1/cases/{case_id}/assessment", json={"verdict": "confirmed"}, headers=csrf
+        f"/api/v1/cases/{case_id}/assessment",
+        json={"decision": "confirm", "classification": CLASSIFIED},
+        headers=csrf,
     )
     assert response.status_code == 403
 

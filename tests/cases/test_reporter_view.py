@@ -71,7 +71,11 @@ def to_assessment(database: Database, case_id: str, now: datetime) -> None:
 def confirm(client: TestClient, case_id: str, csrf: dict[str, str]) -> None:
     response = client.post(
         f"/api/v1/cases/{case_id}/assessment",
-        json={"verdict": "confirmed", "note": NOTE},
+        json={
+            "decision": "confirm",
+            "classification": {"inhope": "baseline", "media": "photographic"},
+            "note": NOTE,
+        },
         headers=csrf,
     )
     assert response.status_code == 200, response.text

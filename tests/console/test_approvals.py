@@ -34,7 +34,7 @@ from takedown.routing.service import current_route, route_case, route_steps
 from tests.console.support import sign_in
 from tests.console.test_assessment import CONFIRM, items_of, post_assessment, trace_jobs
 from tests.console.test_queue import FLAGGER, events_of, make_case, photo, state_of
-from tests.factories import ACTOR, NOW, login
+from tests.factories import ACTOR, NOW
 from tests.routing.support import DE_HOST, add_trace, confirmed_case, trace_data
 
 NOT_ILLEGAL = {"decision": "not_illegal", "note": "a benign test photo: nothing to act on"}
@@ -333,21 +333,6 @@ def test_reversing_a_confirmation_cancels_notices_and_delists(
         withdrawn = session.get_one(UrlEntry, entry_id)
         assert withdrawn.status is EntryStatus.WITHDRAWN
         assert withdrawn.withdrawn_reason == "the confirmation was reversed"
-
-
-def test_the_json_api_does_not_bypass_four_eyes(
-    client: TestClient, database: Database, flagged: uuid.UUID
-) -> None:
-    sign_in(client, database, Role.ANALYST, "ana")
-    headers = login(client, database, Role.ANALYST)
-    refused = client.post(
-        f"/api/v1/cases/{flagged}/assessment",
-        json={"verdict": "not_illegal", "note": "benign"},
-        headers=headers,
-    )
-    assert refused.status_code == 409
-    assert "second person" in refused.json()["detail"]
-    assert state_of(database, flagged) is CaseState.AWAITING_ASSESSMENT
 
 
 def test_nothing_goes_out_for_a_reversed_case(database: Database, settings: Settings) -> None:

@@ -151,7 +151,10 @@ class Flow:
         headers = self.sign_in(Role.ANALYST)
         response = self.client.post(
             f"/api/v1/cases/{result.case_id}/assessment",
-            json={"verdict": "confirmed"},
+            json={
+                "decision": "confirm",
+                "classification": {"inhope": "baseline", "media": "photographic"},
+            },
             headers=headers,
         )
         assert response.status_code == 200, response.text

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takedown.assessment import service as assessment
@@ -83,6 +83,22 @@ def recent(session: Session, limit: int = RECENT) -> list[ApprovalRow]:
         .limit(limit)
     )
     return [ApprovalRow.of(a) for a in rows]
+
+
+def listed(
+    session: Session, status: ApprovalStatus, *, limit: int, offset: int
+) -> tuple[list[ApprovalRow], int]:
+    """One page of the requests in ``status`` and how many there are: pending ones oldest
+    first, as ``pending`` lists them; decided ones newest first, as ``recent`` does."""
+    query = select(Approval).where(Approval.status == status)
+    order = (
+        (Approval.requested_at, Approval.id)
+        if status is ApprovalStatus.PENDING
+        else (Approval.decided_at.desc(), Approval.id)
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset))
+    return [ApprovalRow.of(a) for a in rows], total
 
 
 def pending_hosts(session: Session) -> Sequence[UrlEntry]:

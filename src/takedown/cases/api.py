@@ -1,4 +1,7 @@
-"""Cases over the JSON API."""
+"""Cases over the JSON API: reading them, and closing them.
+
+Assessing a case is ``takedown.assessment.api``'s (``POST /api/v1/cases/{id}/assessment``).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
 
-from takedown import runtime
-from takedown.assessment import service as assessment
 from takedown.auth.principal import Permission, Principal
 from takedown.cases import service, views
 from takedown.cases.models import CaseState, Priority
 from takedown.cases.schemas import (
-    AssessmentIn,
     CaseDetailOut,
     CaseListOut,
     CloseIn,
     ReporterCaseList,
     ReporterCaseView,
 )
-from takedown.errors import Conflict
-from takedown.web.deps import AppState, State, Tx, json_body, require
+from takedown.web.deps import State, Tx, json_body, require
 from takedown.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -52,42 +50,6 @@ def get_case(case_id: uuid.UUID, caller: Reader, session: Tx) -> CaseDetailOut |
     reporter's view of a case their organization reported (their own reports and the public
     status); 404 for any other case, as for one that does not exist."""
     return views.case_view(session, case_id, caller)
-
-
-@router.post(
-    "/{case_id}/assessment", response_model=CaseDetailOut, dependencies=[Depends(json_body)]
-)
-def assess_case(
-    case_id: uuid.UUID,
-    body: AssessmentIn,
-    caller: Annotated[Principal, Depends(require(Permission.CASES_ASSESS))],
-    session: Tx,
-    state: State,
-) -> CaseDetailOut:
-    """Record the analyst's verdict on a case awaiting assessment. A decision that needs a
-    second person (four eyes) is refused here with 409: it is made in the console, where the
-    second person sees it."""
-    _check_four_eyes(session, case_id, body.verdict, state)
-    case = service.assess(
-        session, case_id, body.verdict, caller, now=state.clock.now(), note=body.note
-    )
-    return views.staff_detail(session, case, caller)
-
-
-def _check_four_eyes(session: Session, case_id: uuid.UUID, verdict: str, state: AppState) -> None:
-    target = service.VERDICTS.get(verdict)
-    if target is None:
-        return  # service.assess explains the bad verdict
-    case = service.get_case(session, case_id)
-    settings = runtime.effective(session, state.settings)
-    if assessment.pending_approval(session, case_id) is not None:
-        raise Conflict("a decision on this case waits for a second person (console: Four eyes)")
-    needed = assessment.four_eyes_needed(session, case, target, settings)
-    if needed:
-        raise Conflict(
-            f"this decision needs a second person ({', '.join(needed)}): record it in the "
-            "console, where another person approves it"
-        )
 
 
 @router.post("/{case_id}/close", response_model=CaseDetailOut, dependencies=[Depends(json_body)])

@@ -184,13 +184,6 @@ class ReporterCaseList(BaseModel):
     items: list[ReporterCaseView]
 
 
-class AssessmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    verdict: Literal["confirmed", "not_illegal"]
-    note: Text | None = Field(default=None, max_length=5000)
-
-
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
