@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from takedown import __version__
+from takedown import __version__, metrics
 from takedown.assessment.api import router as assessment_router
 from takedown.auth.api import router as auth_router
 from takedown.cases.api import router as cases_router
@@ -15,6 +15,7 @@ from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
 from takedown.console.routes import install as install_console
 from takedown.db.session import Database
+from takedown.gauges import StateCollector
 from takedown.intake.api import router as intake_router
 from takedown.intake.views import router as intake_views
 from takedown.jobs.api import router as jobs_router
@@ -28,7 +29,9 @@ from takedown.notices.views import public_router as notice_pages
 from takedown.orgs.api import router as orgs_router
 from takedown.police.api import router as police_router
 from takedown.routing.api import router as routing_router
+from takedown.stats.api import router as stats_router
 from takedown.tracing.api import router as tracing_router
+from takedown.web import metrics as web_metrics
 from takedown.web import problems, unavailable
 from takedown.web.admission import AdmissionMiddleware, Gate
 from takedown.web.deps import AppState
@@ -82,6 +85,9 @@ def create_app(
     )
     problems.install(app)
     unavailable.install(app)
+    if settings.metrics_token:
+        metrics.configure(settings.metrics_directory)
+    web_metrics.install(app, settings.metrics_token, StateCollector)
     for router in (
         health_router,
         docs_router,
@@ -100,6 +106,7 @@ def create_app(
         matching_router,
         hma_router,
         appeals_router,
+        stats_router,
         intake_views,
         list_pages,
     ):
@@ -122,4 +129,6 @@ def create_app(
     )
     # Added last, so outside the others: the body limit applies before anything reads it.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # Outside the gate, so a request's time includes its wait for a slot.
+    app.add_middleware(web_metrics.RequestMetricsMiddleware)
     return app

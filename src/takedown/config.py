@@ -68,6 +68,13 @@ def _bounded_duration(value: timedelta) -> timedelta:
     return value
 
 
+def _metrics_token(value: str) -> str:
+    # A bearer token short enough to guess would publish the hotline's workload.
+    if value and len(value) < 16:
+        raise ValueError("the metrics token is empty (metrics off) or at least 16 characters")
+    return value
+
+
 # Every duration setting: seconds or ISO 8601 from the environment, from 0 to MAX_DURATION.
 # The console's runtime settings validate through the same field, so they share the checks.
 Duration = Annotated[timedelta, BeforeValidator(_read_duration), AfterValidator(_bounded_duration)]
@@ -271,6 +278,13 @@ class Settings(BaseSettings):
     # Actions that need a second person (four eyes).
     four_eyes_actions: tuple[str, ...] = ("list_host", "reverse_decision", "not_illegal_trusted")
 
+    # Operational metrics (GET /metrics, Prometheus text format). Empty token: metrics are off,
+    # /metrics is 404 and no process records anything. Set the same token and directory for
+    # every API and worker process of a machine: they write their counters to metrics_dir
+    # (default DATA_DIR/metrics) and any API process there serves them merged.
+    metrics_token: Annotated[str, AfterValidator(_metrics_token)] = Field(default="", repr=False)
+    metrics_dir: Path | None = None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:
@@ -290,6 +304,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'takedown.sqlite3').resolve()}"
+
+    @property
+    def metrics_directory(self) -> Path:
+        """Where the processes' metric files are shared (see ``takedown.metrics``)."""
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def audit_checkpoints(self) -> Path:

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from takedown import metrics
 from takedown.cases import service as cases
 from takedown.cases.models import CaseState
 from takedown.config import Settings
@@ -63,6 +64,11 @@ def send_notice(ctx: JobContext, payload: dict[str, Any]) -> None:
     if prepared is None:
         return
     result = _deliver(prepared, ctx.settings)
+    # What happened on the wire, counted even if this attempt's record is rolled back later.
+    metrics.count_notice(
+        prepared.channel.value,
+        "sent" if result.accepted else "refused" if result.permanent else "failed",
+    )
     if not result.accepted and not result.permanent:
         # Not delivered, for sure: queued again with the reason, and the job retries later.
         with ctx.database.transaction() as session:

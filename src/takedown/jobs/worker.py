@@ -36,6 +36,7 @@ from sqlalchemy import CursorResult, Select, and_, or_, select, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
+from takedown import metrics
 from takedown.clock import Clock, SystemClock
 from takedown.config import Settings
 from takedown.db.errors import is_outage, is_unavailable
@@ -102,6 +103,8 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Run jobs and the scheduler until ``stop`` is set; the current job always finishes."""
         logger.info("worker %s started; handlers: %s", self.worker_id, self.registry.names())
+        if self.settings.metrics_token:
+            metrics.configure(self.settings.metrics_directory)
         self._stopping = stop
         while not stop.is_set():
             ran = False
@@ -132,6 +135,7 @@ class Worker:
         else:
             outcome = self._run(claim, handler)
         duration = time.monotonic() - started
+        metrics.observe_job(claim.name, outcome == "succeeded", duration)
         logger.log(
             logging.INFO if outcome == "succeeded" else logging.WARNING,
             "job %s %s attempt %d: %s in %.3fs",

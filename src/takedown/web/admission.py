@@ -15,7 +15,9 @@ always finds a thread to commit on and a connection to work with. Requests beyon
 wait up to ``admission_wait_seconds`` in arrival order, then get 503 with ``Retry-After``:
 beyond its capacity the server sheds load quickly and keeps serving what it can.
 
-Liveness (``/healthz``) and static files pass without a slot: they touch no database.
+Liveness (``/healthz``) and static files pass without a slot: they touch no database. So does
+``/metrics`` (a few aggregate queries under a short timeout), which must answer while the API
+sheds load: that is when an operator needs it.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from collections import deque
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from takedown import metrics
 from takedown.web.problems import MEDIA_TYPE
 
 log = logging.getLogger(__name__)
 
-_UNGATED_PREFIXES = ("/healthz", "/static/")
+# /metrics: an overloaded API is when its metrics matter most.
+_UNGATED_PREFIXES = ("/healthz", "/static/", "/metrics")
 # Threads beyond the admitted requests: static files, /readyz and the console's previews
 # (which fetch with no transaction open) use some too.
 _SPARE_THREADS = 16
@@ -116,6 +120,7 @@ class AdmissionMiddleware:
             log.warning(
                 "overloaded: %d requests at work, shedding %s", self.gate.in_use, scope["path"]
             )
+            metrics.count_shed()
             await _shed(send)
             return
         try:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa
 
+from takedown import metrics
 from takedown.db.errors import is_unavailable
 from takedown.web.problems import problem
 
@@ -27,6 +28,7 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     if not is_unavailable(error):
         # A real bug (a constraint, bad SQL): the generic handler logs it with its traceback.
         raise error
+    metrics.count_database_unavailable()
     cause = error.orig if isinstance(error, sa.DBAPIError) else error
     log.warning(
         "database unavailable on %s %s: %s",
