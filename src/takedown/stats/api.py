@@ -1,0 +1,111 @@
+"""Statistics over the JSON API.
+
+- ``GET /api/v1/stats``: every figure of a period, with filters; staff who supervise.
+- ``GET /api/v1/stats/providers``: every hosting provider's scorecard; staff who supervise.
+- ``GET /api/v1/stats/providers/me``: the calling organization's own scorecard, for its API
+  key with ``cases:read``; the organization is the key's, never a parameter.
+
+The period is ``period`` (day, week, month, year, custom) with ``date`` (or ``from`` and
+``to`` for custom); a period that does not parse is a 422.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Query
+
+from takedown.auth.principal import Permission, Principal
+from takedown.errors import Forbidden, ValidationFailed
+from takedown.intake.models import ReporterSource
+from takedown.stats import periods, service
+from takedown.stats.schemas import PeriodOut, ScorecardList, ScorecardOut, StatsOut
+from takedown.stats.service import OUTCOMES, Filters
+from takedown.web.deps import State, Tx, require
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+Supervisor = Annotated[Principal, Depends(require(Permission.CASES_SUPERVISE))]
+Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
+_TEXT: Final = {"max_length": 32}
+
+PeriodKind = Annotated[str, Query(description="day, week, month, year or custom", **_TEXT)]
+_WHEN: Final = "2026-11-22, 2026-W47, 2026-11 or 2026; the current one if left out"
+When = Annotated[
+    str | None,
+    Query(
+        description="2026-11-22, 2026-W47, 2026-11 or 2026 (the current one if left out)", **_TEXT
+    ),
+]
+From = Annotated[str | None, Query(alias="from", description="custom: first day", **_TEXT)]
+To = Annotated[str | None, Query(alias="to", description="custom: last day, included", **_TEXT)]
+
+
+def _period(
+    state: State, kind: str, when: str | None, start: str | None, end: str | None
+) -> periods.Period:
+    return periods.parse(kind, when, today=state.clock.now().date(), start=start, end=end)
+
+
+@router.get("", response_model=StatsOut)
+def stats(
+    caller: Supervisor,
+    session: Tx,
+    state: State,
+    period: PeriodKind = "month",
+    date: When = None,
+    start: From = None,
+    end: To = None,
+    source: Annotated[ReporterSource | None, Query()] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    organization: Annotated[uuid.UUID | None, Query()] = None,
+    classification: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[str | None, Query(description=", ".join(OUTCOMES), **_TEXT)] = None,
+) -> StatsOut:
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValidationFailed(f"outcome must be one of {', '.join(OUTCOMES)}")
+    filters = Filters(
+        source=source,
+        country=country.upper() if country else None,
+        organization=organization,
+        classification=classification,
+        outcome=outcome,
+    )
+    chosen = _period(state, period, date, start, end)
+    return StatsOut.of(service.figures(session, chosen, filters))
+
+
+@router.get("/providers", response_model=ScorecardList)
+def providers(
+    caller: Supervisor,
+    session: Tx,
+    state: State,
+    period: PeriodKind = "month",
+    date: When = None,
+    start: From = None,
+    end: To = None,
+) -> ScorecardList:
+    chosen = _period(state, period, date, start, end)
+    cards = service.scorecards(session, chosen)
+    return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
+
+
+@router.get("/providers/me", response_model=ScorecardList)
+def my_scorecard(
+    caller: Reader,
+    session: Tx,
+    state: State,
+    period: PeriodKind = "month",
+    date: When = None,
+    start: From = None,
+    end: To = None,
+) -> ScorecardList:
+    if caller.kind != "api_key" or caller.org_id is None:
+        raise Forbidden("a provider's own scorecard is read with its organization's API key")
+    chosen = _period(state, period, date, start, end)
+    cards = service.scorecards(session, chosen, org_id=caller.org_id)
+    return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
+
+
+def _out(period: periods.Period) -> PeriodOut:
+    return PeriodOut(kind=period.kind, label=period.label, start=period.start, end=period.end)
