@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "takedown.lists.models",
     "takedown.assessment.models",
     "takedown.exposure.models",
+    "takedown.stats.models",
     "takedown.runtime",
 )
 

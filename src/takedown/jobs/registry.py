@@ -45,6 +45,7 @@ BUILTIN_TASK_MODULES: tuple[str, ...] = (
     "takedown.flow.monitoring",
     "takedown.flow.lists",
     "takedown.flow.appeals",
+    "takedown.flow.stats",
     "takedown.lists.alerts",
 )
 
