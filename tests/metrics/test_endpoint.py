@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
@@ -13,8 +14,9 @@ from starlette.types import Message, Receive, Scope, Send
 from takedown import metrics
 from takedown.auth.principal import PUBLIC
 from takedown.clock import FrozenClock
-from takedown.config import Settings
+from takedown.config import Settings, load_settings
 from takedown.db.session import Database
+from takedown.errors import ConfigurationError
 from takedown.intake import service as intake
 from takedown.intake.schemas import ReportIn
 from takedown.jobs.models import JobStatus
@@ -120,3 +122,8 @@ def test_metrics_answer_while_the_gate_sheds_requests(
     assert asyncio.run(scenario()) == (503, 200)
     body = exposition(metrics.directory(), []).decode()
     assert sample(body, "takedown_http_shed_requests_total") == 1
+
+
+def test_a_short_metrics_token_is_refused_at_start() -> None:
+    with pytest.raises(ConfigurationError, match="metrics token"):
+        load_settings(metrics_token="short")
