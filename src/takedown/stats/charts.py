@@ -68,7 +68,7 @@ GREEN: Final = "#009E73"
 GREY: Final = "#6b6b6b"
 # Set once for the process: only these charts draw with matplotlib here. rc_context would
 # change the same global settings per call, which concurrent requests would race on.
-matplotlib.rcParams.update(_RC)
+matplotlib.rcParams.update(_RC)  # type: ignore[arg-type]  # keys are typed as literals
 # matplotlib is not thread-safe; requests are served from a thread pool, and a chart takes
 # tens of milliseconds, so they are drawn one at a time.
 _LOCK: Final = threading.Lock()
