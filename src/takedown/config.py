@@ -285,6 +285,13 @@ class Settings(BaseSettings):
     metrics_token: Annotated[str, AfterValidator(_metrics_token)] = Field(default="", repr=False)
     metrics_dir: Path | None = None
 
+    # The annual transparency report (takedown.stats.report): counts from 1 to
+    # stats_suppress_below - 1 are shown as "< N" so that no report, reporter or victim can
+    # be singled out. transparency_page serves the latest complete year's report, suppressed,
+    # at /transparency without signing in (off: 404).
+    stats_suppress_below: int = Field(default=5, ge=1, le=100)
+    transparency_page: bool = False
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env == "production" and not self.database_url:
