@@ -14,6 +14,7 @@ from takedown.console import (
     overview_views,
     police_views,
     queue_views,
+    stats_views,
 )
 from takedown.console.admin import router as admin_router
 
@@ -26,6 +27,7 @@ ROUTERS = (
     police_views.router,
     admin_router,
     overview_views.router,
+    stats_views.router,
 )
 
 
