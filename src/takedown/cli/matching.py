@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from takedown.auth.principal import cli_principal
+from takedown.cli import progress as bars
 from takedown.cli.context import CLOCK, database, friendly_errors, settings
 from takedown.cli.errors import database_problem, safe_database_url
 from takedown.db.session import Database
@@ -230,7 +231,11 @@ def import_entries(
                     session,
                     cli_principal("banks import"),
                     banks.get_bank(session, name),
-                    itertools.chain([first], handle),
+                    bars.lines_read(
+                        itertools.chain([first], handle),
+                        file.stat().st_size,
+                        show=bars.on_terminal(),
+                    ),
                     fmt=kind,
                     signal_type=signal_type,
                     source=file.name if source is None else source,
@@ -279,18 +284,24 @@ def export_entries(name: str, fmt: str, output: Path) -> None:
         bankio.record_export(session, cli_principal("banks export"), bank, kind, now=CLOCK.now())
         bank_id = bank.id
     if str(output) == "-":
-        _write_entries(db, bank_id, kind, sys.stdout)
+        # A bar on the terminal that also shows the lines would garble them.
+        _write_entries(
+            db, bank_id, kind, sys.stdout, show=bars.on_terminal() and not sys.stdout.isatty()
+        )
         return
     with output.open("w", encoding="utf-8", newline="") as handle:
-        entries = _write_entries(db, bank_id, kind, handle)
+        entries = _write_entries(db, bank_id, kind, handle, show=bars.on_terminal())
     # On stderr, like every command that writes a file: stdout may be the data itself.
     click.echo(f"wrote {output} ({plural(entries, 'entry', 'entries')} of {name})", err=True)
 
 
-def _write_entries(db: Database, bank_id: uuid.UUID, kind: ExportFormat, out: TextIO) -> int:
-    """Write the export's lines to ``out``; the number of entries written."""
+def _write_entries(
+    db: Database, bank_id: uuid.UUID, kind: ExportFormat, out: TextIO, *, show: bool
+) -> int:
+    """Write the export's lines to ``out``; the number of entries written. ``show``: a
+    running count of lines on stderr."""
     entries = -1 if kind is ExportFormat.CSV else 0  # the CSV header is no entry
-    for line in bankio.export_lines(db, bank_id, kind):
+    for line in bars.counted(bankio.export_lines(db, bank_id, kind), "line", show=show):
         out.write(line)
         entries += 1
     return entries
