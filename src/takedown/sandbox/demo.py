@@ -351,6 +351,8 @@ class Narrator:
             f"{plural(waiting, 'case waits', 'cases wait')} for an analyst. The server keeps"
             " running; Ctrl-C stops.",
         )
+        stats = f"{self._settings.public_base_url.rstrip('/')}/console/stats"
+        self._say("done", f"the walk as charts (signed in as admin): {stats}")
 
 
 def _state_changed(event: CaseEvent) -> list[str]:
