@@ -4,6 +4,8 @@
 - ``GET /api/v1/stats/providers``: every hosting provider's scorecard; staff who supervise.
 - ``GET /api/v1/stats/providers/me``: the calling organization's own scorecard, for its API
   key with ``cases:read``; the organization is the key's, never a parameter.
+- ``GET /api/v1/stats/providers/me/statements?from=&to=``: the same key's removals on our
+  notices as DSA statements of reasons (``dsa``).
 
 The period is ``period`` (day, week, month, year, custom) with ``date`` (or ``from`` and
 ``to`` for custom); a period that does not parse is a 422.
@@ -12,14 +14,15 @@ The period is ``period`` (day, week, month, year, custom) with ``date`` (or ``fr
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from takedown.auth.principal import Permission, Principal
 from takedown.errors import Forbidden, ValidationFailed
 from takedown.intake.models import ReporterSource
-from takedown.stats import periods, service
+from takedown.stats import dsa, periods, service
 from takedown.stats.schemas import PeriodOut, ScorecardList, ScorecardOut, StatsOut
 from takedown.stats.service import OUTCOMES, Filters
 from takedown.web.deps import State, Tx, require
@@ -105,6 +108,31 @@ def my_scorecard(
     chosen = _period(state, period, date, start, end)
     cards = service.scorecards(session, chosen, org_id=caller.org_id)
     return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
+
+
+class StatementsOut(BaseModel):
+    """The body of the DSA Transparency Database's ``POST /api/v1/statements`` (at most 100
+    per call there); docs/dsa-statements.md explains every field."""
+
+    statements: list[dict[str, Any]]
+
+
+@router.get("/providers/me/statements", response_model=StatementsOut)
+def my_statements(
+    caller: Reader,
+    session: Tx,
+    state: State,
+    start: Annotated[str, Query(alias="from", description="first day", **_TEXT)],
+    end: Annotated[str, Query(alias="to", description="last day, included", **_TEXT)],
+) -> StatementsOut:
+    """The calling provider's removals on our notices as DSA statements of reasons."""
+    if caller.kind != "api_key" or caller.org_id is None:
+        raise Forbidden("a provider's statements are read with its organization's API key")
+    chosen = _period(state, "custom", None, start, end)
+    found = dsa.statements(
+        session, caller.org_id, chosen.start, chosen.end, hotline=state.settings.hotline_name
+    )
+    return StatementsOut(statements=found)
 
 
 def _out(period: periods.Period) -> PeriodOut:
