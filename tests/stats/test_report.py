@@ -8,11 +8,15 @@ import itertools
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from takedown.cli.main import main
+from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
 from takedown.stats import report
 from takedown.stats.report import WITHHELD, suppress
@@ -147,3 +151,28 @@ def test_csv_is_spreadsheet_safe_and_html_escapes_hostile_names(db: Session) -> 
 
 def test_transparency_page_is_off_by_default(client: TestClient) -> None:
     assert client.get("/transparency").status_code == 404
+
+
+def test_the_cli_writes_the_report_and_a_providers_statements(
+    database_url: str, committed: Database, tmp_path: Path
+) -> None:
+    with committed.transaction() as session:
+        seed(session)
+    env = {"TAKEDOWN_DATABASE_URL": database_url, "TAKEDOWN_DATA_DIR": str(tmp_path)}
+    out = tmp_path / "report.json"
+    runner = CliRunner()
+    args = ["stats", "report", "--year", "2026", "--format", "json", "--out", str(out)]
+    result = runner.invoke(main, args, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    notices = {
+        r["organization"]: r for r in _rows(json.loads(out.read_text()), "notices_by_organization")
+    }
+    assert notices["Host A"]["notices"] == "< 5"
+    result = runner.invoke(
+        main,
+        ["stats", "statements", "--org", "Host A", "--from", "2026-01-01", "--to", "2026-12-31"],
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["statements"]) == 3

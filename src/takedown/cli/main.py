@@ -27,6 +27,7 @@ from takedown.cli.filter import filter_group
 from takedown.cli.lists import lists_group
 from takedown.cli.matching import COMMANDS as matching_commands
 from takedown.cli.routing import routing_group
+from takedown.cli.stats import stats_group
 from takedown.cli.tools import db, url
 from takedown.config import Settings
 from takedown.db import migrate
@@ -225,6 +226,7 @@ for group in (
     routing_group,
     lists_group,
     filter_group,
+    stats_group,
     sandbox_command,
     *matching_commands,
 ):
