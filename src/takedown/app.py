@@ -30,6 +30,7 @@ from takedown.orgs.api import router as orgs_router
 from takedown.police.api import router as police_router
 from takedown.routing.api import router as routing_router
 from takedown.stats.api import router as stats_router
+from takedown.stats.views import router as transparency_page
 from takedown.tracing.api import router as tracing_router
 from takedown.web import metrics as web_metrics
 from takedown.web import problems, unavailable
@@ -109,6 +110,7 @@ def create_app(
         stats_router,
         intake_views,
         list_pages,
+        transparency_page,
     ):
         app.include_router(router)
     install_console(app)

@@ -15,7 +15,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from takedown.app import create_app
+from takedown.auth.models import Role
 from takedown.cli.main import main
+from takedown.clock import FrozenClock
+from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.orgs.models import OrgKind
 from takedown.stats import report
@@ -149,8 +153,40 @@ def test_csv_is_spreadsheet_safe_and_html_escapes_hostile_names(db: Session) -> 
     assert report.CSP.startswith("default-src 'none'; style-src 'sha256-")
 
 
-def test_transparency_page_is_off_by_default(client: TestClient) -> None:
-    assert client.get("/transparency").status_code == 404
+def test_the_transparency_page_is_off_unless_switched_on(
+    settings: Settings, database: Database
+) -> None:
+    with database.transaction() as session:
+        seed(session)
+    clock = FrozenClock(NOW)  # 2026 is the latest complete year
+    with TestClient(create_app(settings, database=database, clock=clock)) as client:
+        answer = client.get("/transparency")
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    switched_on = settings.model_copy(update={"transparency_page": True})
+    with TestClient(create_app(switched_on, database=database, clock=clock)) as client:
+        answer = client.get("/transparency")
+    assert answer.status_code == 200
+    assert "transparency report 2026" in answer.text
+    assert answer.headers["content-security-policy"] == report.CSP
+    # Suppressed as in every format: Host A's three notices.
+    host_a = answer.text[answer.text.index('<th scope="row">Host A</th>') :].split("</tr>")[0]
+    assert "&lt; 5" in host_a
+
+
+def test_supervisors_download_the_report_from_the_console(
+    client: TestClient, database: Database
+) -> None:
+    with database.transaction() as session:
+        seed(session)
+    factories.login(client, database, Role.ANALYST)
+    assert client.get("/console/transparency/report", params={"year": 2026}).status_code == 403
+    factories.login(client, database, Role.SUPERVISOR)
+    assert client.get("/console/transparency").status_code == 200
+    answer = client.get("/console/transparency/report", params={"year": 2026, "format": "csv"})
+    assert answer.status_code == 200
+    assert "transparency-report-2026.csv" in answer.headers["content-disposition"]
+    assert "notices_by_organization,Host A,notices,< 5" in answer.text
 
 
 def test_the_cli_writes_the_report_and_a_providers_statements(

@@ -14,6 +14,7 @@ from takedown.console import (
     overview_views,
     police_views,
     queue_views,
+    report_views,
     stats_views,
 )
 from takedown.console.admin import router as admin_router
@@ -28,6 +29,7 @@ ROUTERS = (
     admin_router,
     overview_views.router,
     stats_views.router,
+    report_views.router,
 )
 
 
