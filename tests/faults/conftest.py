@@ -56,7 +56,7 @@ def proxy(cluster: Cluster) -> Iterator[TcpProxy]:
     in_front.close()
 
 
-def start_stack(database_url: str, root: Path, workers: int = 2) -> tuple[Stack, str]:
+def start_stack(database_url: str, root: Path, workers: int = 2, **env: str) -> tuple[Stack, str]:
     """Migrate, add a trusted flagger with a key, start serve and workers; (stack, key).
 
     The setup runs in this process: three CLI start-ups would cost more than the fault.
@@ -69,6 +69,6 @@ def start_stack(database_url: str, root: Path, workers: int = 2) -> tuple[Stack,
         )
         key, _ = orgs.create_key(session, ACTOR, flagger, scopes=["reports:write"], now=NOW)
     engine.dispose()
-    stack = Stack(env_for(database_url, root / "data"), root / "logs")
+    stack = Stack(env_for(database_url, root / "data", **env), root / "logs")
     stack.start(workers=workers)
     return stack, key

@@ -190,7 +190,15 @@ def test_200_clients_at_once(backend: str, cluster: Cluster, tmp_path: Path) -> 
         database_url = f"sqlite:///{tmp_path / 'overload.sqlite3'}"
     else:
         database_url = fresh_database(cluster.url)
-    stack, key = start_stack(database_url, tmp_path, workers=1)
+    # A small capacity, so that 200 clients are far beyond it on any machine: a fast one
+    # would otherwise serve them all within the admission wait and shed nothing.
+    stack, key = start_stack(
+        database_url,
+        tmp_path,
+        workers=1,
+        TAKEDOWN_MAX_CONCURRENT_REQUESTS="4",
+        TAKEDOWN_ADMISSION_WAIT_SECONDS="0.5",
+    )
     engine = create_db_engine(database_url)
     try:
         load = Load(stack.base_url, key, clients=200, rate=None, timeout=20.0)
