@@ -16,7 +16,7 @@ Text formats start with comment lines beginning with ``# `` (list, version, publ
 count) and hold no other comments; a consumer that wants the exact values of entries that
 start with ``#`` (a keyword like ``#tag``) should skip only those leading header lines, or read
 csv or json. ``json`` is the lossless machine format; ``csv`` alters fields that a spreadsheet
-would run as a formula (see ``_spreadsheet_safe``).
+would run as a formula (see ``takedown.spreadsheet``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from takedown.errors import BadRequest
 from takedown.lists import rpz
 from takedown.lists.models import ListName
 from takedown.lists.rows import COLUMNS, Row
+from takedown.spreadsheet import safe_row
 
 FORMATS: dict[ListName, tuple[str, ...]] = {
     ListName.URLS: ("rpz", "rpz-a", "rpz-nxdomain", "txt", "csv", "json", "sha256"),
@@ -63,10 +64,6 @@ _EXTENSIONS = {
     "jsonl": "jsonl",
     "sha256": "sha256.txt",
 }
-
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV Injection");
-# tab and carriage return are on OWASP's list too, although rows never hold them.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(BadRequest, ValueError):
@@ -176,22 +173,8 @@ def _csv(name: ListName, version: int, published_at: datetime, rows: Sequence[Ro
     for row in rows:
         if len(row) != width:
             raise ExportError(f"a row has {len(row)} fields, not {width}")
-        writer.writerow(_spreadsheet_safe(row))
+        writer.writerow(safe_row(row))
     return out.getvalue().encode("utf-8")
-
-
-def _spreadsheet_safe(row: Row) -> Row:
-    """``row`` with a ``'`` put before every field a spreadsheet would run as a formula.
-
-    Lists go to members' staff, who open csv files in Excel or LibreOffice; a keyword or a
-    reason starting with ``=`` (or ``+ - @``) would run there as a formula, which can call
-    out to the network or other programs (OWASP "CSV Injection"). The quote makes the cell
-    text. It is the one change csv makes to the data; json keeps every value exactly.
-    """
-    for field in row:
-        if field.startswith(_FORMULA_STARTS):
-            return tuple("'" + f if f.startswith(_FORMULA_STARTS) else f for f in row)
-    return row
 
 
 def _json(name: ListName, version: int, published_at: datetime, rows: Sequence[Row]) -> bytes:

@@ -37,7 +37,7 @@ from typing import Final, Literal
 from sqlalchemy.orm import Session
 
 from takedown.errors import ValidationFailed
-from takedown.lists.exports import _spreadsheet_safe
+from takedown.spreadsheet import safe_row
 from takedown.stats import charts, periods, service
 from takedown.stats.service import Figures, Filters, Timing
 from takedown.web.templating import TEMPLATES
@@ -535,7 +535,7 @@ def _csv(report: Report) -> bytes:
                 value = cell.machine
                 row = (table.name, label, column.key, "" if value is None else str(value))
                 # An organization's name is chosen by whoever registered it.
-                writer.writerow(_spreadsheet_safe(row))
+                writer.writerow(safe_row(row))
     return out.getvalue().encode("utf-8")
 
 
