@@ -25,6 +25,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown import metrics
 from takedown.config import Settings
 from takedown.db.session import Database
 from takedown.errors import NotFound
@@ -109,6 +110,7 @@ def index_of(database: Database, settings: Settings) -> BankIndex:
     return index_for(database, quality_floor=settings.pdq_quality_floor)
 
 
+@metrics.timed_match
 def match_hashes(
     session: Session,
     content: HashResult | Mapping[str, str],
