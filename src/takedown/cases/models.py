@@ -71,7 +71,7 @@ class Case(UUIDPrimaryKey, Timestamped, Base):
     registered_domain: Mapped[str | None] = mapped_column(String(255), index=True)
     state: Mapped[CaseState] = mapped_column(enum_column(CaseState, "case_state"))
     priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
-    first_reported_at: Mapped[datetime]
+    first_reported_at: Mapped[datetime] = mapped_column(index=True)
     last_reported_at: Mapped[datetime]
     due_at: Mapped[datetime]
     report_count: Mapped[int] = mapped_column(default=0)
@@ -79,7 +79,7 @@ class Case(UUIDPrimaryKey, Timestamped, Base):
     # Time to removal is measured from first_reported_at (INHOPE) and first_notice_at (IWF).
     first_notice_at: Mapped[datetime | None]
     # When a re-check confirmed the content gone (a provider's claim alone does not count).
-    removed_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None] = mapped_column(index=True)
     # Escalated along the trace: a supervisor should look at the case.
     escalated_at: Mapped[datetime | None]
     # The one re-check chain of a case: a recheck job runs only if it is the one due now.
@@ -142,4 +142,4 @@ class CaseItem(UUIDPrimaryKey, Base):
     classification: Mapped[str | None] = mapped_column(String(64))
     automatic: Mapped[bool] = mapped_column(default=False)
     match: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    captured_at: Mapped[datetime]
+    captured_at: Mapped[datetime] = mapped_column(index=True)

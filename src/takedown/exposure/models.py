@@ -24,7 +24,10 @@ class ItemReveal(UUIDPrimaryKey, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_items.id", ondelete="CASCADE"))
+    # Indexed for the statistics: which captured items no person has ever revealed.
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_items.id", ondelete="CASCADE"), index=True
+    )
     revealed_at: Mapped[datetime]
     hidden_at: Mapped[datetime | None]
 

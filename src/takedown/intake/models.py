@@ -57,7 +57,7 @@ class Report(UUIDPrimaryKey, Base):
 
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
     submitted_url: Mapped[str] = mapped_column(Text)
     source: Mapped[ReporterSource] = mapped_column(enum_column(ReporterSource, "reporter_source"))
     org_id: Mapped[uuid.UUID | None] = mapped_column(
