@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/lists_export.py
 	$(BIN)/python bench/squid_helper.py
+	$(BIN)/python bench/stats.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
