@@ -1,10 +1,14 @@
-"""The overview: cases by state, past due, the queues, and median time to removal this week."""
+"""The overview: cases by state, past due, the queues, median time to removal this week, and
+for supervisors the charts of recent weeks and months."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+import html
+import re
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -14,8 +18,10 @@ from takedown.console import overview
 from takedown.db.session import Database
 from takedown.jobs import service as jobs
 from takedown.jobs.models import JobStatus
+from takedown.stats import breakdowns
 from tests.console.support import sign_in
 from tests.factories import NOW
+from tests.stats.seed import seed
 
 H = timedelta(hours=1)
 
@@ -151,3 +157,100 @@ def test_durations_for_people() -> None:
     assert overview.human(3 * H + timedelta(minutes=20)) == "3 h 20 min"
     assert overview.human(timedelta(minutes=45)) == "45 min"
     assert overview.human(timedelta(seconds=30)) == "30 s"
+
+
+# --- charts of recent weeks and months (supervisors) ----------------------------------------
+
+
+def _figure(page: str, key: str) -> str:
+    found = re.search(rf"<figure id=\"overview-{key}\">(.*?)</figure>", page, re.S)
+    assert found is not None, f"no {key} chart"
+    return found.group(1)
+
+
+def _rows(figure: str) -> dict[str, list[str]]:
+    """The chart's table: the first cell of each body row → the row's cells."""
+    body = figure.split("<tbody>", 1)[1]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        rows[cells[0]] = cells
+    return rows
+
+
+def test_the_recent_periods() -> None:
+    # NOW is Sunday 2026-11-22: this ISO week started on Monday the 16th.
+    weeks = overview.recent_weeks(NOW)
+    assert (weeks.start, weeks.end) == (
+        datetime(2026, 8, 31, tzinfo=UTC),
+        datetime(2026, 11, 23, tzinfo=UTC),
+    )
+    labels = [part.label for part in breakdowns.parts(weeks)]
+    assert labels == [f"2026-W{n}" for n in range(36, 48)]
+    months = overview.recent_months(NOW)
+    assert months.start == datetime(2026, 6, 1, tzinfo=UTC)
+    assert [part.label for part in breakdowns.parts(months)] == [
+        f"2026-{m:02d}" for m in range(6, 12)
+    ]
+    # Across a new year, on a Monday: the week is that one day so far.
+    january = datetime(2027, 1, 4, 8, tzinfo=UTC)
+    assert overview.recent_months(january).start == datetime(2026, 8, 1, tzinfo=UTC)
+    assert [p.label for p in breakdowns.parts(overview.recent_weeks(january))][-2:] == [
+        "2026-W53",
+        "2027-W01",
+    ]
+
+
+def test_charts_only_when_asked(db: Session) -> None:
+    seed(db)
+    assert overview.overview(db, NOW).charts == []
+    charts = overview.overview(db, NOW, with_charts=True).charts
+    assert [(span, chart.key) for span, chart in charts] == [
+        ("last 12 weeks", "removal-trend"),
+        ("last 6 months", "removal-shares"),
+    ]
+
+
+def test_a_supervisor_sees_the_recent_charts(client: TestClient, database: Database) -> None:
+    with database.transaction() as session:
+        seed(session)
+    sign_in(client, database, Role.SUPERVISOR)
+
+    page = client.get("/console/overview")
+
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert text.count("<svg ") == 2
+    assert 'href="/console/stats"' in text
+    trend = _figure(text, "removal-trend")
+    assert 'class="chart"' in trend
+    assert "<details>" in trend
+    rows = _rows(trend)
+    assert len(rows) == 12
+    # Reported in week 45, removed 10 h and 50 h after: the median and the 90th percentile.
+    assert rows["2026-W45"] == ["2026-W45", "2", "10.0 h", "2.1 days"]
+    # Reported in week 46 and still up today: counted, not removed.
+    assert rows["2026-W46"] == ["2026-W46", "1", "not yet", "not yet"]
+    shares = _rows(_figure(text, "removal-shares"))
+    assert list(shares) == [f"2026-{m:02d}" for m in range(6, 12)]
+    # October: one case, removed after 12 days. November so far (the case reported on the
+    # 28th is later than today): 10 h, 50 h and one still up.
+    assert shares["2026-10"] == ["2026-10", "1", "0%", "0%"]
+    assert shares["2026-11"] == ["2026-11", "3", "33%", "67%"]
+    assert shares["2026-06"] == ["2026-06", "0", "-", "-"]
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.POLICE])
+def test_others_see_the_overview_without_charts(
+    client: TestClient, database: Database, role: Role
+) -> None:
+    with database.transaction() as session:
+        seed(session)
+    sign_in(client, database, role)
+
+    page = client.get("/console/overview")
+
+    assert page.status_code == 200, page.text
+    assert 'id="median-report"' in page.text
+    assert "<svg" not in page.text
+    assert 'id="recent-charts"' not in page.text
