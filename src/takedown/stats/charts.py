@@ -249,13 +249,18 @@ def removal_trend(points: Sequence[tuple[str, Timing]]) -> Chart:
         _empty(ax)
     else:
         labels = [label for label, _ in points]
+        positions = list(range(len(points)))
         median = [hours(t.median) for _, t in points]
         p90 = [hours(t.p90) for _, t in points]
-        ax.plot(labels, [float("nan") if v is None else v for v in median], "o-", color=BLUE)
-        ax.plot(labels, [float("nan") if v is None else v for v in p90], "s--", color=ORANGE)
+        ax.plot(positions, [float("nan") if v is None else v for v in median], "o-", color=BLUE)
+        ax.plot(positions, [float("nan") if v is None else v for v in p90], "s--", color=ORANGE)
         ax.legend(["median", "90th percentile"], frameon=False)
         ax.set_ylabel("hours")
         ax.set_ylim(bottom=0)
+        # Every period on the axis, also those with no removal yet at either end: autoscaling
+        # to the data would drop them and make a quiet week vanish from the chart.
+        ax.set_xticks(positions, labels)
+        ax.set_xlim(-0.5, len(points) - 0.5)
         ax.tick_params(axis="x", labelrotation=45 if len(labels) > 6 else 0)
     svg = _render(fig, "removal-trend", title, desc)
     rows = [[label, str(t.cases), human(t.median), human(t.p90)] for label, t in points]
