@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.selectable import Subquery
 
 from takedown.auth.principal import SYSTEM
@@ -147,21 +147,29 @@ def first_reports() -> Subquery:
     return select(ranked.c.case_id, ranked.c.source).where(ranked.c.rn == 1).subquery()
 
 
+def _decision(event: Any) -> ColumnElement[bool]:
+    """``event`` (``CaseEvent`` or an alias of it) is a decision: confirmed or not illegal."""
+    return and_(event.kind == "state_changed", event.data["to"].as_string().in_(_DECIDED))
+
+
 def first_decisions() -> Subquery:
-    """Each case's first decision: when, by whom, and the verdict."""
+    """Each case's first decision: when, by whom, and the verdict.
+
+    "First" is by ``(at, id)``: a decision with no earlier one of its case (an anti-join the
+    planner answers from the ``(case_id, at)`` index or a hash), not a ranking of every
+    decision ever made, so a period's range on the result is applied before the join.
+    """
+    earlier = aliased(CaseEvent)
+    sooner = exists().where(
+        earlier.case_id == CaseEvent.case_id,
+        _decision(earlier),
+        or_(earlier.at < CaseEvent.at, and_(earlier.at == CaseEvent.at, earlier.id < CaseEvent.id)),
+    )
     verdict = CaseEvent.data["to"].as_string()
-    ranked = select(
-        CaseEvent.case_id,
-        CaseEvent.at,
-        CaseEvent.actor,
-        verdict.label("verdict"),
-        func.row_number()
-        .over(partition_by=CaseEvent.case_id, order_by=(CaseEvent.at, CaseEvent.id))
-        .label("rn"),
-    ).where(CaseEvent.kind == "state_changed", verdict.in_(_DECIDED))
-    sub = ranked.subquery()
     return (
-        select(sub.c.case_id, sub.c.at, sub.c.actor, sub.c.verdict).where(sub.c.rn == 1).subquery()
+        select(CaseEvent.case_id, CaseEvent.at, CaseEvent.actor, verdict.label("verdict"))
+        .where(_decision(CaseEvent), ~sooner)
+        .subquery()
     )
 
 
@@ -240,20 +248,19 @@ def reports_received(session: Session, start: datetime, end: datetime, filters: 
 
 @_counter("duplicates_folded")
 def duplicates_folded(session: Session, start: datetime, end: datetime, filters: Filters) -> int:
-    ranked = select(
-        Report.received_at,
-        Report.source,
-        Report.case_id,
-        func.row_number()
-        .over(partition_by=Report.case_id, order_by=(Report.received_at, Report.reference))
-        .label("rn"),
-    ).subquery()
-    where = [ranked.c.received_at >= start, ranked.c.received_at < end, ranked.c.rn > 1]
-    if filters.source is not None:
-        where.append(ranked.c.source == filters.source.value)
-    narrowed = Filters(**(vars(filters) | {"source": None}))
-    where += case_conditions(narrowed, ranked.c.case_id)
-    return _scalar(session, select(func.count()).select_from(ranked).where(*where))
+    # A duplicate is a report of the period with an earlier one (by ``(received_at,
+    # reference)``) of its case: a semi-join on the period's reports, not a ranking of every
+    # report ever received.
+    earlier = aliased(Report)
+    sooner = exists().where(
+        earlier.case_id == Report.case_id,
+        or_(
+            earlier.received_at < Report.received_at,
+            and_(earlier.received_at == Report.received_at, earlier.reference < Report.reference),
+        ),
+    )
+    query = select(func.count()).select_from(Report).where(*_reports(start, end, filters), sooner)
+    return _scalar(session, query)
 
 
 @_counter("cases_opened")
@@ -460,7 +467,14 @@ def _confirmed_by(end: datetime) -> ColumnElement[bool]:
 
 def cohort_timings(session: Session, period: Period, filters: Filters) -> list[Timing]:
     """Times to the first decision, the first notice and removal of the period's cohort."""
-    first = first_decisions()
+    # Only the time of each case's first decision matters here, not which one it was: the
+    # earliest decision, one grouped scan of the decisions.
+    first = (
+        select(CaseEvent.case_id, func.min(CaseEvent.at).label("at"))
+        .where(_decision(CaseEvent))
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
     grp = literal(1).label("grp")
     to_assessment = (
         select(grp, Case.first_reported_at.label("started"), first.c.at.label("happened"))
