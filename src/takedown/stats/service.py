@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -272,35 +273,59 @@ def cases_opened(session: Session, start: datetime, end: datetime, filters: Filt
     )
 
 
-def _decisions(
-    session: Session, start: datetime, end: datetime, filters: Filters, condition: Any
-) -> int:
+# The four decision counts come from one query over the period's first decisions; while
+# ``counts`` runs, its answer is kept for the other three (``counts`` writes nothing, so it
+# cannot go stale), instead of finding the first decisions four times.
+_DECISIONS: ContextVar[dict[Any, tuple[int, int, int, int]] | None] = ContextVar(
+    "stats_decisions", default=None
+)
+
+
+def _decision_counts(
+    session: Session, start: datetime, end: datetime, filters: Filters
+) -> tuple[int, int, int, int]:
+    """First decisions in ``[start, end)``: by a person, by the system, confirmed, not illegal."""
+    memo = _DECISIONS.get()
+    key = (start, end, filters)
+    if memo is not None and key in memo:
+        return memo[key]
     first = first_decisions()
-    where = [first.c.at >= start, first.c.at < end, condition(first)]
-    where += case_conditions(filters, first.c.case_id)
-    return _scalar(session, select(func.count()).select_from(first).where(*where))
+    row = session.execute(
+        select(
+            count_if(first.c.actor != SYSTEM.label),
+            count_if(first.c.actor == SYSTEM.label),
+            count_if(first.c.verdict == "confirmed"),
+            count_if(first.c.verdict == "not_illegal"),
+        )
+        .select_from(first)
+        .where(first.c.at >= start, first.c.at < end, *case_conditions(filters, first.c.case_id))
+    ).one()
+    found = (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 @_counter("assessed_by_person")
 def assessed_by_person(session: Session, start: datetime, end: datetime, filters: Filters) -> int:
-    return _decisions(session, start, end, filters, lambda d: d.c.actor != SYSTEM.label)
+    return _decision_counts(session, start, end, filters)[0]
 
 
 @_counter("assessed_automatically")
 def assessed_automatically(
     session: Session, start: datetime, end: datetime, filters: Filters
 ) -> int:
-    return _decisions(session, start, end, filters, lambda d: d.c.actor == SYSTEM.label)
+    return _decision_counts(session, start, end, filters)[1]
 
 
 @_counter("confirmed")
 def confirmed(session: Session, start: datetime, end: datetime, filters: Filters) -> int:
-    return _decisions(session, start, end, filters, lambda d: d.c.verdict == "confirmed")
+    return _decision_counts(session, start, end, filters)[2]
 
 
 @_counter("not_illegal")
 def not_illegal(session: Session, start: datetime, end: datetime, filters: Filters) -> int:
-    return _decisions(session, start, end, filters, lambda d: d.c.verdict == "not_illegal")
+    return _decision_counts(session, start, end, filters)[3]
 
 
 def _notices(kind: NoticeKind) -> Counter:
@@ -372,6 +397,14 @@ def _gaps(days: list[datetime], covered: set[str]) -> Iterator[tuple[datetime, d
 
 def counts(session: Session, period: Period, filters: Filters) -> tuple[dict[str, int], list[str]]:
     """Every count of the period, and the names of those partly read from daily aggregates."""
+    token = _DECISIONS.set({})
+    try:
+        return _counts(session, period, filters)
+    finally:
+        _DECISIONS.reset(token)
+
+
+def _counts(session: Session, period: Period, filters: Filters) -> tuple[dict[str, int], list[str]]:
     days = list(_days(period.start, period.end))
     result: dict[str, int] = {}
     used: list[str] = []
