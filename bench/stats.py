@@ -410,11 +410,11 @@ def yearly(engine: Engine, rounds: int) -> Measured:
 
 
 def console_overview(engine: Engine, rounds: int) -> Measured:
-    """What the console's overview page reads, as a supervisor sees it (with dead jobs)."""
+    """What the console's overview page reads, as a supervisor sees it (dead jobs, charts)."""
 
     def work() -> Any:
         with Session(engine) as session:
-            return overview(session, NOW, with_jobs=True)
+            return overview(session, NOW, with_jobs=True, with_charts=True)
 
     return best_of(rounds, work)
 
