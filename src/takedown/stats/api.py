@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from takedown.auth.principal import Permission, Principal
 from takedown.errors import Forbidden, ValidationFailed
@@ -88,9 +89,7 @@ def providers(
     start: From = None,
     end: To = None,
 ) -> ScorecardList:
-    chosen = _period(state, period, date, start, end)
-    cards = service.scorecards(session, chosen)
-    return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
+    return _scorecards(session, _period(state, period, date, start, end))
 
 
 @router.get("/providers/me", response_model=ScorecardList)
@@ -105,9 +104,7 @@ def my_scorecard(
 ) -> ScorecardList:
     if caller.kind != "api_key" or caller.org_id is None:
         raise Forbidden("a provider's own scorecard is read with its organization's API key")
-    chosen = _period(state, period, date, start, end)
-    cards = service.scorecards(session, chosen, org_id=caller.org_id)
-    return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
+    return _scorecards(session, _period(state, period, date, start, end), caller.org_id)
 
 
 class StatementsOut(BaseModel):
@@ -133,6 +130,13 @@ def my_statements(
         session, caller.org_id, chosen.start, chosen.end, hotline=state.settings.hotline_name
     )
     return StatementsOut(statements=found)
+
+
+def _scorecards(
+    session: Session, chosen: periods.Period, org_id: uuid.UUID | None = None
+) -> ScorecardList:
+    cards = service.scorecards(session, chosen, org_id=org_id)
+    return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
 
 
 def _out(period: periods.Period) -> PeriodOut:
