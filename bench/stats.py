@@ -56,7 +56,8 @@ from takedown.lists.models import UrlEntry
 from takedown.notices.models import Notice
 from takedown.orgs.models import Organization
 from takedown.stats import periods
-from takedown.stats.service import Filters, figures
+from takedown.stats.filters import Filters
+from takedown.stats.service import figures
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 NOW = datetime(2027, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from takedown.stats import charts
-from takedown.stats.service import Timing
+from takedown.stats.timings import Timing
 
 EMPTY = Timing(cases=0, happened=0, median=None, p90=None, within_24h=0, within_3d=0)
 SOME = Timing(cases=4, happened=3, median=7200, p90=90000, within_24h=2, within_3d=3)

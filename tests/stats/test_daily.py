@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from takedown.intake.models import Report
 from takedown.stats import daily, periods, service
+from takedown.stats.filters import Filters
 from takedown.stats.models import StatsDaily
-from takedown.stats.service import Filters
 from tests.stats.seed import DECEMBER, NOVEMBER, seed
 
 MONTH = periods.parse("month", "2026-11", today=NOVEMBER.date())

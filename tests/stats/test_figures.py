@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from takedown.intake.models import ReporterSource
 from takedown.orgs.models import Organization
-from takedown.stats import periods, service
-from takedown.stats.service import Filters
+from takedown.stats import periods, scorecards, service
+from takedown.stats.filters import Filters
 from tests.stats.seed import DECEMBER, NOVEMBER, SPECS, Spec, seed
 
 MONTH = periods.parse("month", "2026-11", today=NOVEMBER.date())
@@ -128,7 +128,7 @@ def test_organization_filter_and_scorecards(db: Session) -> None:
     cases = seed(db)
     host_b = service.figures(db, MONTH, Filters(organization=_org_of(db, "Host B")))
     assert host_b.counts["cases_opened"] == 1  # c: d and e never got a notice
-    cards = {c.organization: c for c in service.scorecards(db, MONTH)}
+    cards = {c.organization: c for c in scorecards.scorecards(db, MONTH)}
     assert set(cards) == {"Host A", "Host B"}
     assert cards["Host A"].to_removal.cases == 2
     assert cards["Host A"].to_removal.median == 10 * 3600

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from takedown.cases.models import CaseEvent
 from takedown.intake.models import Report
-from takedown.stats import periods, service
-from takedown.stats.service import Filters
+from takedown.stats import filters, periods, service
+from takedown.stats.filters import Filters
 from tests.stats.seed import NOVEMBER, seed
 
 MONTH = periods.parse("month", "2026-11", today=NOVEMBER.date())
@@ -65,7 +65,7 @@ def test_later_and_tied_rows_are_not_a_cases_first(db: Session) -> None:
         "duplicates_folded": before.counts["duplicates_folded"] + 1,
     }
     assert after.to_assessment == before.to_assessment
-    firsts = service.first_decisions()
+    firsts = filters.first_decisions()
     rows = db.execute(
         select(firsts.c.case_id, firsts.c.actor, firsts.c.verdict).where(
             firsts.c.case_id.in_((cases["b"].id, cases["f"].id))

@@ -28,8 +28,8 @@ from takedown.jobs.models import Job, JobStatus
 from takedown.stats import breakdowns
 from takedown.stats import charts as drawing
 from takedown.stats.charts import Chart
+from takedown.stats.filters import Filters
 from takedown.stats.periods import Period
-from takedown.stats.service import Filters
 
 WEEK = timedelta(days=7)
 DEAD_JOBS_SHOWN = 20

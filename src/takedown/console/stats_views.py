@@ -17,7 +17,7 @@ from takedown.auth.principal import Permission
 from takedown.console.deps import Viewer, page, view
 from takedown.errors import ValidationFailed
 from takedown.stats import breakdowns, charts, periods
-from takedown.stats.service import Filters
+from takedown.stats.filters import Filters
 from takedown.web.deps import State, Tx
 
 router = APIRouter(include_in_schema=False)

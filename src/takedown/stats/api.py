@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from takedown.auth.principal import Permission, Principal
 from takedown.errors import Forbidden, ValidationFailed
 from takedown.intake.models import ReporterSource
-from takedown.stats import dsa, periods, service
+from takedown.stats import dsa, periods, scorecards, service
+from takedown.stats.filters import OUTCOMES, Filters
 from takedown.stats.schemas import PeriodOut, ScorecardList, ScorecardOut, StatsOut
-from takedown.stats.service import OUTCOMES, Filters
 from takedown.web.deps import State, Tx, require
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -135,7 +135,7 @@ def my_statements(
 def _scorecards(
     session: Session, chosen: periods.Period, org_id: uuid.UUID | None = None
 ) -> ScorecardList:
-    cards = service.scorecards(session, chosen, org_id=org_id)
+    cards = scorecards.scorecards(session, chosen, org_id=org_id)
     return ScorecardList(period=_out(chosen), providers=[ScorecardOut.of(c) for c in cards])
 
 

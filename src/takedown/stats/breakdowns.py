@@ -17,22 +17,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from takedown.cases.models import Case, CaseState
+from takedown.stats.filters import OUTCOMES, Filters, case_conditions
 from takedown.stats.periods import Period
-from takedown.stats.service import (
-    NO_CASES,
-    OUTCOMES,
-    Figures,
-    Filters,
-    Scorecard,
-    Timing,
-    _cohort,
-    _confirmed_by,
-    case_conditions,
-    figures,
-    scorecards,
-    timings,
-)
+from takedown.stats.scorecards import Scorecard, scorecards
+from takedown.stats.service import Figures, figures
 from takedown.stats.sql import count_if, seconds_between
+from takedown.stats.timings import NO_CASES, Timing, cohort_conditions, confirmed_by, timings
 
 HOUR: Final = 3600
 # Upper bounds (seconds, included) of the histogram's buckets, and their labels.
@@ -66,7 +56,7 @@ def removal_buckets(session: Session, period: Period, filters: Filters) -> list[
     columns.append(count_if(removed & (secs > low)))
     columns.append(count_if(~removed | Case.removed_at.is_(None)))
     row = session.execute(
-        select(*columns).where(*_cohort(period, filters), _confirmed_by(period.end))
+        select(*columns).where(*cohort_conditions(period, filters), confirmed_by(period.end))
     ).one()
     labels = [label for _, label in BUCKETS] + [LATER, NOT_YET]
     return [Bucket(label, int(n)) for label, n in zip(labels, row, strict=True)]
@@ -116,13 +106,13 @@ def removal_by_part(session: Session, period: Period, filters: Filters) -> list[
         part.label("grp"),
         Case.first_reported_at.label("started"),
         Case.removed_at.label("happened"),
-    ).where(*_cohort(period, filters), _confirmed_by(period.end))
+    ).where(*cohort_conditions(period, filters), confirmed_by(period.end))
     found = timings(session, cohort, period.end)
     return [(p.label, found.get(n, NO_CASES)) for n, p in enumerate(cut)]
 
 
 def by_outcome(session: Session, period: Period, filters: Filters) -> dict[str, int]:
-    """The cohort's cases by where they are now (``service.OUTCOMES``)."""
+    """The cohort's cases by where they are now (``filters.OUTCOMES``)."""
     outcome = case(
         (Case.removed_at.is_not(None), "removed"),
         (Case.state == CaseState.CONFIRMED, "confirmed"),
@@ -131,7 +121,9 @@ def by_outcome(session: Session, period: Period, filters: Filters) -> dict[str, 
         else_="other",
     )
     found = dict.fromkeys(OUTCOMES, 0)
-    query = select(outcome, func.count()).where(*_cohort(period, filters)).group_by(outcome)
+    query = (
+        select(outcome, func.count()).where(*cohort_conditions(period, filters)).group_by(outcome)
+    )
     for name, number in session.execute(query):
         if name in found:
             found[name] = int(number)
@@ -143,7 +135,7 @@ def by_country(session: Session, period: Period, filters: Filters) -> list[tuple
     first. The distinct country lists are few; each country is then one count."""
     from takedown.tracing.models import Trace
 
-    cohort = select(Case.id).where(*_cohort(period, filters))
+    cohort = select(Case.id).where(*cohort_conditions(period, filters))
     lists = session.scalars(
         select(Trace.countries).where(Trace.case_id.in_(cohort), Trace.countries != "").distinct()
     )
@@ -152,7 +144,9 @@ def by_country(session: Session, period: Period, filters: Filters) -> list[tuple
     for code in codes:
         narrowed = case_conditions(Filters(country=code), Case.id)
         number = session.scalar(
-            select(func.count()).select_from(Case).where(*_cohort(period, filters), *narrowed)
+            select(func.count())
+            .select_from(Case)
+            .where(*cohort_conditions(period, filters), *narrowed)
         )
         found.append((code, int(number or 0)))
     return sorted(found, key=lambda pair: (-pair[1], pair[0]))

@@ -12,7 +12,7 @@ behind the chart, to show beside it (the console puts it one click away in ``<de
   month (``(label, Timing)`` pairs).
 - ``cases_by_outcome(counts)``: cases by where they are now (``{outcome: cases}``).
 - ``cases_by_country(counts)``: cases by hosting country (``[(country code, cases)]``).
-- ``top_providers(cards, limit=10)``: hosting providers (``service.Scorecard``) with the most
+- ``top_providers(cards, limit=10)``: hosting providers (``scorecards.Scorecard``) with the most
   cases, their median time to removal and share within 24 hours.
 
 Why the SVG is rewritten after matplotlib: its output styles elements with ``style``
@@ -45,7 +45,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
-    from takedown.stats.service import Scorecard, Timing
+    from takedown.stats.scorecards import Scorecard
+    from takedown.stats.timings import Timing
 
 SVG_NS: Final = "http://www.w3.org/2000/svg"
 XLINK_NS: Final = "http://www.w3.org/1999/xlink"

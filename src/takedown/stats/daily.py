@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takedown.intake.models import Report
+from takedown.stats.filters import Filters
 from takedown.stats.models import StatsDaily
-from takedown.stats.service import COUNTERS, Filters
+from takedown.stats.service import COUNTERS
 
 # One run catches up this many days at most; the next run goes on (the job is periodic).
 DAYS_PER_RUN: Final = 62

@@ -25,7 +25,7 @@ from takedown.auth.principal import SYSTEM
 from takedown.cases.models import Case, CaseItem
 from takedown.intake.models import ContentKind, Report
 from takedown.notices.models import Notice, NoticeKind
-from takedown.stats.service import first_decisions
+from takedown.stats.filters import first_decisions
 
 # The allowed values, as the Transparency Database's API documentation lists them.
 DECISION_VISIBILITIES: Final = frozenset(

@@ -38,8 +38,10 @@ from sqlalchemy.orm import Session
 
 from takedown.errors import ValidationFailed
 from takedown.spreadsheet import safe_row
-from takedown.stats import charts, periods, service
-from takedown.stats.service import Figures, Filters, Timing
+from takedown.stats import charts, periods, scorecards, service
+from takedown.stats.filters import Filters
+from takedown.stats.service import Figures
+from takedown.stats.timings import Timing
 from takedown.web.templating import TEMPLATES
 
 Format = Literal["html", "csv", "json"]
@@ -291,7 +293,7 @@ def build(
         progress(label)
     tables.append(_monthly_table(ledger, months))
     tables.append(_notices_table(ledger, figures))
-    cards = service.scorecards(session, whole)
+    cards = scorecards.scorecards(session, whole)
     progress("providers")
     tables.append(_providers_table(cards))
     hidden = suppress(ledger.values, ledger.equations, below)
@@ -419,7 +421,7 @@ def _notices_table(ledger: _Ledger, figures: Figures) -> Table:
     return table
 
 
-def _providers_table(cards: list[service.Scorecard]) -> Table:
+def _providers_table(cards: list[scorecards.Scorecard]) -> Table:
     table = Table(
         "providers",
         "Hosting providers: cases first reported in the year and their removal",

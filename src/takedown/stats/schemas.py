@@ -7,7 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from takedown.stats.service import Figures, Scorecard, Timing
+from takedown.stats.scorecards import Scorecard
+from takedown.stats.service import Figures
+from takedown.stats.timings import Timing
 
 
 class TimingOut(BaseModel):
