@@ -34,7 +34,6 @@ Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 _TEXT: Final = {"max_length": 32}
 
 PeriodKind = Annotated[str, Query(description="day, week, month, year or custom", **_TEXT)]
-_WHEN: Final = "2026-11-22, 2026-W47, 2026-11 or 2026; the current one if left out"
 When = Annotated[
     str | None,
     Query(
@@ -45,21 +44,35 @@ From = Annotated[str | None, Query(alias="from", description="custom: first day"
 To = Annotated[str | None, Query(alias="to", description="custom: last day, included", **_TEXT)]
 
 
-def _period(
-    state: State, kind: str, when: str | None, start: str | None, end: str | None
+def chosen_period(
+    state: State,
+    period: PeriodKind = "month",
+    date: When = None,
+    start: From = None,
+    end: To = None,
 ) -> periods.Period:
-    return periods.parse(kind, when, today=state.clock.now().date(), start=start, end=end)
+    """The period a request asks for (``period``, ``date``, ``from``, ``to``); 422 when bad."""
+    return periods.parse(period, date, today=state.clock.now().date(), start=start, end=end)
+
+
+Chosen = Annotated[periods.Period, Depends(chosen_period)]
+
+
+def provider_key(caller: Reader) -> uuid.UUID:
+    """The organization of the calling API key: what a provider reads of its own."""
+    if caller.kind != "api_key" or caller.org_id is None:
+        raise Forbidden("a provider reads its own figures with its organization's API key")
+    return caller.org_id
+
+
+Provider = Annotated[uuid.UUID, Depends(provider_key)]
 
 
 @router.get("", response_model=StatsOut)
 def stats(
     caller: Supervisor,
     session: Tx,
-    state: State,
-    period: PeriodKind = "month",
-    date: When = None,
-    start: From = None,
-    end: To = None,
+    chosen: Chosen,
     source: Annotated[ReporterSource | None, Query()] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     organization: Annotated[uuid.UUID | None, Query()] = None,
@@ -75,36 +88,17 @@ def stats(
         classification=classification,
         outcome=outcome,
     )
-    chosen = _period(state, period, date, start, end)
     return StatsOut.of(service.figures(session, chosen, filters))
 
 
 @router.get("/providers", response_model=ScorecardList)
-def providers(
-    caller: Supervisor,
-    session: Tx,
-    state: State,
-    period: PeriodKind = "month",
-    date: When = None,
-    start: From = None,
-    end: To = None,
-) -> ScorecardList:
-    return _scorecards(session, _period(state, period, date, start, end))
+def providers(caller: Supervisor, session: Tx, chosen: Chosen) -> ScorecardList:
+    return _scorecards(session, chosen)
 
 
 @router.get("/providers/me", response_model=ScorecardList)
-def my_scorecard(
-    caller: Reader,
-    session: Tx,
-    state: State,
-    period: PeriodKind = "month",
-    date: When = None,
-    start: From = None,
-    end: To = None,
-) -> ScorecardList:
-    if caller.kind != "api_key" or caller.org_id is None:
-        raise Forbidden("a provider's own scorecard is read with its organization's API key")
-    return _scorecards(session, _period(state, period, date, start, end), caller.org_id)
+def my_scorecard(org_id: Provider, session: Tx, chosen: Chosen) -> ScorecardList:
+    return _scorecards(session, chosen, org_id)
 
 
 class StatementsOut(BaseModel):
@@ -116,18 +110,17 @@ class StatementsOut(BaseModel):
 
 @router.get("/providers/me/statements", response_model=StatementsOut)
 def my_statements(
-    caller: Reader,
+    org_id: Provider,
     session: Tx,
     state: State,
     start: Annotated[str, Query(alias="from", description="first day", **_TEXT)],
     end: Annotated[str, Query(alias="to", description="last day, included", **_TEXT)],
 ) -> StatementsOut:
     """The calling provider's removals on our notices as DSA statements of reasons."""
-    if caller.kind != "api_key" or caller.org_id is None:
-        raise Forbidden("a provider's statements are read with its organization's API key")
-    chosen = _period(state, "custom", None, start, end)
+    today = state.clock.now().date()
+    chosen = periods.parse("custom", None, today=today, start=start, end=end)
     found = dsa.statements(
-        session, caller.org_id, chosen.start, chosen.end, hotline=state.settings.hotline_name
+        session, org_id, chosen.start, chosen.end, hotline=state.settings.hotline_name
     )
     return StatementsOut(statements=found)
 
