@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy import exc as sa
 
 
@@ -29,7 +30,6 @@ def is_outage(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    orig = error.orig
     # psycopg raises OperationalError itself (not a subclass such as QueryCanceled or
     # LockNotAvailable) when it cannot connect or the server went away.
-    return type(orig).__name__ == "OperationalError" and type(orig).__module__.startswith("psycopg")
+    return type(error.orig) is psycopg.OperationalError

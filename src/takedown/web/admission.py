@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import threading
+import weakref
 from collections import deque
 
 import anyio.to_thread
@@ -110,12 +111,17 @@ class AdmissionMiddleware:
         self.app = app
         self.gate = gate
         self.wait_seconds = wait_seconds
+        # Loops whose thread pool is sized already (one in a server; one per test client).
+        self._sized: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(_UNGATED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        size_thread_pool(self.gate.slots)
+        loop = asyncio.get_running_loop()
+        if loop not in self._sized:
+            size_thread_pool(self.gate.slots)
+            self._sized.add(loop)
         if not await self.gate.acquire(self.wait_seconds):
             log.warning(
                 "overloaded: %d requests at work, shedding %s", self.gate.in_use, scope["path"]
@@ -155,7 +161,7 @@ async def _shed(send: Send) -> None:
 def size_thread_pool(admitted: int) -> None:
     """Give AnyIO's default thread pool room for every admitted request and some spare.
 
-    Called from the running event loop (each loop has its own limiter); cheap to repeat.
+    Called once per event loop, from that loop (each loop has its own limiter).
     """
     limiter = anyio.to_thread.current_default_thread_limiter()
     limiter.total_tokens = max(limiter.total_tokens, admitted + _SPARE_THREADS)
